@@ -1,0 +1,186 @@
+package eventloop
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/valyala/bytebufferpool"
+
+	"github.com/fastio/fastio/codec/wsframe"
+	"github.com/fastio/fastio/internal/wheel"
+)
+
+type connMode uint8
+
+const (
+	modeHTTP      connMode = iota // reading HTTP/1.1 requests
+	modeWebSocket                 // reading WebSocket frames
+	modeClosing                   // close frame sent: waiting for the peer's close frame or EOF
+)
+
+// closeLinger bounds the WebSocket closing handshake: after it the TCP connection is closed regardless.
+const closeLinger = time.Second
+
+// conn is the state of one TCP connection. Fields without a note are touched only on the connection's event
+// loop.
+type conn struct {
+	srv    *Server
+	gc     gnet.Conn
+	mode   connMode
+	closed bool // gnet closed the connection
+
+	// HTTP
+	parked        bool     // a polling GET waits here for data: later requests stay buffered
+	busy          bool     // the fallback handler is running: later requests stay buffered
+	pollSess      *Session // the session whose GET is parked here
+	pollKeepAlive bool
+	pollOrigin    []byte // Origin of the parked GET, for its CORS headers
+	pollEP        *Endpoint
+	skip          int64 // bytes of a refused request body still to be dropped
+
+	// deadline is the monotonic time after which the connection is closed for slowness or idleness (0: none).
+	// The timer goroutine reads it, hence the atomic.
+	deadline atomic.Int64
+	timer    wheel.Timer
+
+	// WebSocket
+	sess     *Session // the session this WebSocket serves or probes for
+	dec      wsframe.Decoder
+	probing  bool // this WebSocket is upgrading sess, which still runs on polling
+	inSync   bool // in modeClosing: the frame stream can still be parsed
+	lastNeed int  // bytes the next WebSocket frame needs, when known (to skip parsing until they are there)
+
+	// flushQueued is guarded by the mutex of the session the conn serves.
+	flushQueued bool
+}
+
+// serve handles what arrived on the connection.
+func (c *conn) serve() gnet.Action {
+	for {
+		switch c.mode {
+		case modeHTTP:
+			act, switched := c.serveHTTP()
+			if act != gnet.None || !switched {
+				return act
+			}
+		case modeWebSocket:
+			return c.serveWebSocket()
+		default:
+			return c.serveClosing()
+		}
+	}
+}
+
+// Run flushes the output of the connection's session. The session schedules it on the connection's event loop
+// with gnet's EventLoop.Execute; it is part of gnet.Runnable.
+func (c *conn) Run(context.Context) error {
+	c.flush()
+	return nil
+}
+
+func (c *conn) schedule() {
+	if err := c.gc.EventLoop().Execute(context.Background(), c); err != nil {
+		// The engine is stopping: the connection is about to be closed anyway.
+		c.srv.cfg.Logger.Debug("cannot schedule a flush", "err", err)
+	}
+}
+
+// flush writes what the connection's session has queued.
+func (c *conn) flush() {
+	if c.closed {
+		return
+	}
+	switch c.mode {
+	case modeWebSocket:
+		if c.sess == nil {
+			return
+		}
+		out, closeAfter := c.sess.takeWS(c)
+		if out != nil {
+			_, _ = c.gc.Write(out.B)
+			bytebufferpool.Put(out)
+		}
+		if closeAfter {
+			c.startClosing(true)
+		}
+	case modeHTTP:
+		if !c.parked || c.pollSess == nil {
+			return
+		}
+		out, _ := c.pollSess.takePoll(c)
+		if out == nil {
+			return
+		}
+		c.answerPoll(out.B)
+		bytebufferpool.Put(out)
+		if act := c.resume(); act == gnet.Close {
+			_ = c.gc.Close()
+		}
+	}
+}
+
+// resume parses requests that arrived while the connection was parked or busy.
+func (c *conn) resume() gnet.Action {
+	if c.gc.InboundBuffered() == 0 {
+		return gnet.None
+	}
+	return c.serve()
+}
+
+// closeAsync closes the connection from any goroutine.
+func (c *conn) closeAsync() { _ = c.gc.Close() }
+
+// setDeadline arms the slowness/idleness timer: the connection is closed if it is still in the same state after d.
+func (c *conn) setDeadline(d time.Duration) {
+	c.deadline.Store(monotime() + int64(d))
+	c.timer.Reset(d)
+}
+
+// keepDeadline arms the timer unless it is already armed (a request in progress keeps its first deadline).
+func (c *conn) keepDeadline(d time.Duration) {
+	if c.deadline.Load() == 0 {
+		c.setDeadline(d)
+	}
+}
+
+func (c *conn) clearDeadline() {
+	if c.deadline.Swap(0) != 0 {
+		c.timer.Stop()
+	}
+}
+
+// onTimer runs on the timer goroutine.
+func (c *conn) onTimer() {
+	d := c.deadline.Load()
+	if d == 0 {
+		return
+	}
+	if now := monotime(); now < d {
+		c.timer.Reset(time.Duration(d - now))
+		return
+	}
+	c.srv.metrics.RequestTimeouts.Add(1)
+	c.closeAsync()
+}
+
+// onClose runs when gnet closed the connection.
+func (c *conn) onClose() {
+	c.closed = true
+	c.clearDeadline()
+	c.dec.Reset()
+	if s := c.pollSess; s != nil {
+		c.pollSess = nil
+		if s.releasePoll(c) {
+			// An aborted long-poll ends the session, as in the Node.js server.
+			s.finish(ReasonTransportError, true)
+		}
+	}
+	if s := c.sess; s != nil {
+		c.sess = nil
+		if s.detachWS(c) {
+			s.finish(ReasonTransportClose, false)
+		}
+	}
+}

@@ -1,0 +1,483 @@
+package eventloop
+
+import (
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/valyala/bytebufferpool"
+
+	"github.com/fastio/fastio/codec/eio"
+	"github.com/fastio/fastio/codec/wsframe"
+	"github.com/fastio/fastio/internal/wheel"
+
+	"github.com/gobwas/ws"
+)
+
+// Transport names, as they appear in the `transport` query parameter.
+const (
+	TransportPolling   = "polling"
+	TransportWebSocket = "websocket"
+)
+
+// Reasons a session closes with, as the Node.js engine.io server spells them.
+const (
+	ReasonTransportClose = "transport close" // the client closed the connection or sent a close packet
+	ReasonTransportError = "transport error" // a broken transport: aborted or overlapping polls, bad frames
+	ReasonParseError     = "parse error"     // the client sent a packet that does not parse
+	ReasonPingTimeout    = "ping timeout"    // no pong within pingTimeout
+	ReasonForcedClose    = "forced close"    // the server closed the session
+	ReasonServerClose    = "server shutting down"
+)
+
+// ErrSessionClosed is returned by Send on a session that is closing or closed.
+var ErrSessionClosed = errors.New("eventloop: session closed")
+
+type sessionState uint8
+
+const (
+	stateOpen sessionState = iota
+	stateClosing
+	stateClosed
+)
+
+// Session is one Engine.IO session. Its methods are safe for concurrent use from any goroutine.
+//
+// A session starts on HTTP long-polling or on WebSocket; a polling session may be upgraded to WebSocket, after
+// which everything queued and everything sent later leaves on the WebSocket, in order.
+type Session struct {
+	id  string
+	ep  *Endpoint
+	req *Request
+
+	// mu guards every field below it, and the flushQueued flag of the conns the session points to.
+	mu        sync.Mutex
+	state     sessionState
+	websocket bool  // the current transport is WebSocket
+	ws        *conn // the WebSocket connection, when websocket is true
+	probe     *conn // a WebSocket being upgraded to (polling sessions only)
+	probed    bool  // the probe ping was answered: the polling side is being drained
+	poll      *conn // the connection holding the pending polling GET, if any
+	pollOut   *bytebufferpool.ByteBuffer
+	wsOut     *bytebufferpool.ByteBuffer
+	ctx       any
+
+	awaitPong bool  // a ping was sent and its pong has not arrived
+	pingAt    int64 // monotonic ns at which the outstanding (or next) ping is due
+	lastRecv  int64 // monotonic ns of the last packet received
+	hbTimer   wheel.Timer
+	upTimer   wheel.Timer
+
+	closeReason string
+}
+
+// ID returns the session id (the Engine.IO `sid`).
+func (s *Session) ID() string { return s.id }
+
+// Request returns the request that opened the session.
+func (s *Session) Request() *Request { return s.req }
+
+// Endpoint returns the endpoint the session belongs to.
+func (s *Session) Endpoint() *Endpoint { return s.ep }
+
+// SetContext attaches a value to the session, for the layer above (the Socket.IO client of this session).
+func (s *Session) SetContext(v any) {
+	s.mu.Lock()
+	s.ctx = v
+	s.mu.Unlock()
+}
+
+// Context returns the value set with SetContext.
+func (s *Session) Context() any {
+	s.mu.Lock()
+	v := s.ctx
+	s.mu.Unlock()
+	return v
+}
+
+// Transport returns the name of the current transport: "polling" or "websocket".
+func (s *Session) Transport() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.websocket {
+		return TransportWebSocket
+	}
+	return TransportPolling
+}
+
+// Closed reports whether the session is closing or closed.
+func (s *Session) Closed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state != stateOpen
+}
+
+// Send queues a message packet: text when binary is false, binary otherwise. The data is copied before Send
+// returns. Packets leave in the order Send was called.
+func (s *Session) Send(data []byte, binary bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state != stateOpen {
+		return ErrSessionClosed
+	}
+	s.queueLocked(eio.Message, data, binary)
+	return nil
+}
+
+// SendText queues a text message packet.
+func (s *Session) SendText(text string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state != stateOpen {
+		return ErrSessionClosed
+	}
+	s.queueStringLocked(text)
+	return nil
+}
+
+// Packet is one message packet for SendBatch.
+type Packet struct {
+	Data   []byte
+	Binary bool
+}
+
+// SendBatch queues several message packets atomically: no packet sent concurrently by another goroutine lands
+// between them (Socket.IO needs this for a packet and its binary attachments).
+func (s *Session) SendBatch(packets ...Packet) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state != stateOpen {
+		return ErrSessionClosed
+	}
+	for _, p := range packets {
+		s.queueLocked(eio.Message, p.Data, p.Binary)
+	}
+	return nil
+}
+
+// Close closes the session from the server side, after what is already queued has been sent.
+func (s *Session) Close() {
+	s.closeWith(ReasonForcedClose)
+}
+
+func (s *Session) closeWith(reason string) {
+	s.mu.Lock()
+	if s.state != stateOpen {
+		s.mu.Unlock()
+		return
+	}
+	if s.websocket {
+		s.mu.Unlock()
+		s.finish(reason, true)
+		return
+	}
+	// Polling: the close packet goes out with whatever is queued, on the next GET. The session is finished once
+	// that GET is answered, or when the linger time runs out.
+	s.state = stateClosing
+	s.closeReason = reason
+	s.queueLocked(eio.Close, nil, false)
+	s.hbTimer.Reset(s.ep.cfg.closeLinger())
+	s.mu.Unlock()
+}
+
+// queueLocked appends one packet to the output of the current transport and makes sure a flush is scheduled.
+func (s *Session) queueLocked(t eio.PacketType, data []byte, binary bool) {
+	if s.websocket {
+		if s.wsOut == nil {
+			s.wsOut = bytebufferpool.Get()
+		}
+		if binary {
+			s.wsOut.B = wsframe.AppendHeader(s.wsOut.B, ws.OpBinary, true, len(data))
+			s.wsOut.B = append(s.wsOut.B, data...)
+		} else {
+			s.wsOut.B = wsframe.AppendHeader(s.wsOut.B, ws.OpText, true, len(data)+1)
+			s.wsOut.B = append(s.wsOut.B, byte(t))
+			s.wsOut.B = append(s.wsOut.B, data...)
+		}
+		s.scheduleLocked(s.ws)
+		return
+	}
+	if s.pollOut == nil {
+		s.pollOut = bytebufferpool.Get()
+	}
+	s.pollOut.B = eio.AppendPayloadPacket(s.pollOut.B, 0, eio.Packet{Type: t, Data: data, Binary: binary})
+	if s.poll != nil && !s.probed {
+		s.scheduleLocked(s.poll)
+	}
+}
+
+// queueStringLocked is queueLocked for a text message given as a string, without converting it to []byte.
+func (s *Session) queueStringLocked(text string) {
+	if s.websocket {
+		if s.wsOut == nil {
+			s.wsOut = bytebufferpool.Get()
+		}
+		s.wsOut.B = wsframe.AppendHeader(s.wsOut.B, ws.OpText, true, len(text)+1)
+		s.wsOut.B = append(s.wsOut.B, byte(eio.Message))
+		s.wsOut.B = append(s.wsOut.B, text...)
+		s.scheduleLocked(s.ws)
+		return
+	}
+	if s.pollOut == nil {
+		s.pollOut = bytebufferpool.Get()
+	}
+	if len(s.pollOut.B) > 0 {
+		s.pollOut.B = append(s.pollOut.B, eio.Separator)
+	}
+	s.pollOut.B = append(s.pollOut.B, byte(eio.Message))
+	s.pollOut.B = append(s.pollOut.B, text...)
+	if s.poll != nil && !s.probed {
+		s.scheduleLocked(s.poll)
+	}
+}
+
+// scheduleLocked asks c's event loop to run a flush, unless one is already on its way.
+func (s *Session) scheduleLocked(c *conn) {
+	if c == nil || c.flushQueued {
+		return
+	}
+	c.flushQueued = true
+	c.schedule()
+}
+
+// takeWS hands the pending WebSocket output to c if c is the session's WebSocket. The caller writes it and
+// returns the buffer to the pool. closeAfter tells the caller to start the closing handshake after writing.
+func (s *Session) takeWS(c *conn) (out *bytebufferpool.ByteBuffer, closeAfter bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c.flushQueued = false
+	if c != s.ws {
+		return nil, false
+	}
+	out = s.wsOut
+	s.wsOut = nil
+	if s.state == stateClosed {
+		s.ws = nil
+		closeAfter = true
+	}
+	return out, closeAfter
+}
+
+// takePoll hands the pending polling payload to c if c holds the session's pending GET and there is something
+// to send. The GET is then no longer pending. finished reports that the payload carries the close packet and
+// the session is over once it is written.
+func (s *Session) takePoll(c *conn) (out *bytebufferpool.ByteBuffer, finished bool) {
+	s.mu.Lock()
+	c.flushQueued = false
+	if c != s.poll {
+		s.mu.Unlock()
+		return nil, false
+	}
+	if s.state == stateOpen && (s.probed || s.websocket) {
+		// Upgrading or upgraded: the GET is ended with a noop so that the client can pause polling; the queue
+		// waits for the WebSocket.
+		s.poll = nil
+		s.mu.Unlock()
+		out = bytebufferpool.Get()
+		out.B = append(out.B, byte(eio.Noop))
+		return out, false
+	}
+	if s.pollOut == nil || len(s.pollOut.B) == 0 {
+		s.mu.Unlock()
+		return nil, false
+	}
+	out = s.pollOut
+	s.pollOut = nil
+	s.poll = nil
+	finishNow := s.state == stateClosing
+	reason := s.closeReason
+	s.mu.Unlock()
+	if finishNow {
+		s.finish(reason, false)
+	}
+	return out, finishNow
+}
+
+// onPacket handles one packet received on the session's current transport (a polling POST or the WebSocket).
+// It runs on an event loop and reports whether the session is still open.
+func (s *Session) onPacket(p eio.Packet) bool {
+	now := monotime()
+	s.mu.Lock()
+	if s.state != stateOpen {
+		s.mu.Unlock()
+		return false
+	}
+	s.lastRecv = now
+	switch p.Type {
+	case eio.Message:
+		s.mu.Unlock()
+		s.ep.cfg.Handler.OnMessage(s, p.Data, p.Binary)
+		return true
+	case eio.Pong:
+		if s.awaitPong {
+			s.awaitPong = false
+			s.pingAt = now + int64(s.ep.cfg.PingInterval)
+			s.hbTimer.Reset(s.ep.cfg.PingInterval)
+		}
+		s.mu.Unlock()
+		return true
+	case eio.Close:
+		s.mu.Unlock()
+		s.finish(ReasonTransportClose, false)
+		return false
+	case eio.Ping:
+		// In protocol v4 the server pings and the client answers: a ping from the client is an error.
+		s.mu.Unlock()
+		s.finish(ReasonTransportError, true)
+		return false
+	default:
+		// open, upgrade and noop packets carry no meaning on an established transport.
+		s.mu.Unlock()
+		return true
+	}
+}
+
+// onHeartbeat runs on the wheel goroutine when the heartbeat timer fires.
+func (s *Session) onHeartbeat() {
+	now := monotime()
+	s.mu.Lock()
+	switch s.state {
+	case stateClosed:
+		s.mu.Unlock()
+		return
+	case stateClosing:
+		// The close packet was never collected by a GET.
+		reason := s.closeReason
+		s.mu.Unlock()
+		s.finish(reason, false)
+		return
+	}
+	if !s.awaitPong {
+		s.awaitPong = true
+		s.queueLocked(eio.Ping, nil, false)
+		s.hbTimer.Reset(time.Duration(s.pingAt + int64(s.ep.cfg.PingTimeout) - now))
+		s.mu.Unlock()
+		return
+	}
+	if wait := s.pongWaitLocked(now); wait > 0 {
+		s.hbTimer.Reset(wait)
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	s.finish(ReasonPingTimeout, true)
+}
+
+// pongWaitLocked returns how much longer the session may wait for its pong (<= 0: the wait is over). Any packet
+// received lately counts as a sign of life, as in the Node.js server.
+func (s *Session) pongWaitLocked(now int64) time.Duration {
+	timeout := int64(s.ep.cfg.PingTimeout)
+	deadline := s.pingAt + timeout
+	if alive := s.lastRecv + timeout; alive > deadline {
+		deadline = alive
+	}
+	return time.Duration(deadline - now)
+}
+
+// expiredLocked reports whether the heartbeat deadline passed, even if the wheel has not fired yet. Requests
+// check it so that a session is never served a moment after its deadline.
+func (s *Session) expiredLocked(now int64) bool {
+	if s.state != stateOpen {
+		return true
+	}
+	if now < s.pingAt {
+		return false
+	}
+	return s.pongWaitLocked(now) <= 0
+}
+
+// onUpgradeTimeout runs on the wheel goroutine when a client did not complete its upgrade in time.
+func (s *Session) onUpgradeTimeout() {
+	s.mu.Lock()
+	probe := s.probe
+	if probe == nil {
+		s.mu.Unlock()
+		return
+	}
+	s.probe = nil
+	s.probed = false
+	s.mu.Unlock()
+	probe.closeAsync()
+}
+
+// finish ends the session once: it detaches every connection, tells the handler, and forgets the session.
+// serverSide tells how a pending GET is answered: with a close packet when the server ends the session, with a
+// noop when the client did (as the Node.js server does).
+func (s *Session) finish(reason string, serverSide bool) {
+	s.mu.Lock()
+	if s.state == stateClosed {
+		s.mu.Unlock()
+		return
+	}
+	s.state = stateClosed
+	wasWebSocket := s.websocket
+	s.hbTimer.Stop()
+	s.upTimer.Stop()
+	if s.pollOut != nil {
+		bytebufferpool.Put(s.pollOut)
+		s.pollOut = nil
+	}
+	if s.poll != nil {
+		s.pollOut = bytebufferpool.Get()
+		if serverSide {
+			s.pollOut.B = append(s.pollOut.B, byte(eio.Close))
+		} else {
+			s.pollOut.B = append(s.pollOut.B, byte(eio.Noop))
+		}
+		s.scheduleLocked(s.poll)
+	}
+	probe := s.probe
+	s.probe = nil
+	if s.ws != nil {
+		// The WebSocket gets what is queued, then a close frame; takeWS tells the loop to close after writing.
+		if s.wsOut == nil {
+			s.wsOut = bytebufferpool.Get()
+		}
+		s.wsOut.B = wsframe.AppendClose(s.wsOut.B, 0, "")
+		s.scheduleLocked(s.ws)
+	}
+	s.mu.Unlock()
+	if probe != nil {
+		probe.closeAsync()
+	}
+	s.ep.remove(s)
+	s.ep.metrics.sessionClosed(reason, wasWebSocket)
+	s.ep.cfg.Handler.OnClose(s, reason)
+}
+
+// releasePoll drops the pending GET held by c (its connection went away) and reports whether it was pending.
+func (s *Session) releasePoll(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.poll != c {
+		return false
+	}
+	s.poll = nil
+	c.flushQueued = false
+	if s.state == stateClosed && s.pollOut != nil {
+		bytebufferpool.Put(s.pollOut)
+		s.pollOut = nil
+	}
+	return true
+}
+
+// detachWS forgets c as the session's WebSocket or probe after its connection closed; it reports which it was.
+func (s *Session) detachWS(c *conn) (wasTransport bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c.flushQueued = false
+	switch c {
+	case s.ws:
+		s.ws = nil
+		if s.wsOut != nil {
+			bytebufferpool.Put(s.wsOut)
+			s.wsOut = nil
+		}
+		return true
+	case s.probe:
+		s.probe = nil
+		s.probed = false
+		s.upTimer.Stop()
+	}
+	return false
+}

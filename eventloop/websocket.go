@@ -1,0 +1,335 @@
+package eventloop
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gobwas/ws"
+	"github.com/panjf2000/gnet/v2"
+	"github.com/valyala/bytebufferpool"
+
+	"github.com/fastio/fastio/codec/eio"
+	"github.com/fastio/fastio/codec/wsframe"
+	"github.com/fastio/fastio/eventloop/http1"
+)
+
+// appendWSPacket appends an Engine.IO packet as one WebSocket frame: a text packet as a text frame led by its
+// type digit, a binary message as a binary frame of its bytes.
+func appendWSPacket(dst []byte, p eio.Packet) []byte {
+	if p.Binary {
+		dst = wsframe.AppendHeader(dst, ws.OpBinary, true, len(p.Data))
+		return append(dst, p.Data...)
+	}
+	dst = wsframe.AppendHeader(dst, ws.OpText, true, len(p.Data)+1)
+	dst = append(dst, byte(p.Type))
+	return append(dst, p.Data...)
+}
+
+// abortUpgrade refuses a WebSocket upgrade the way the Node.js server does: a plain 400 and a closed connection.
+func (c *conn) abortUpgrade(message string, extraHeader string) gnet.Action {
+	c.srv.metrics.HTTPErrors.Add(1)
+	b := bytebufferpool.Get()
+	b.B = http1.AppendStatusLine(b.B, http.StatusBadRequest)
+	b.B = http1.AppendHeader(b.B, "Connection", "close")
+	b.B = http1.AppendHeader(b.B, "Content-Type", "text/html")
+	if extraHeader != "" {
+		b.B = append(b.B, extraHeader...)
+		b.B = append(b.B, "\r\n"...)
+	}
+	b.B = http1.AppendContentLength(b.B, len(message))
+	b.B = append(b.B, "\r\n"...)
+	b.B = append(b.B, message...)
+	_, _ = c.gc.Write(b.B)
+	bytebufferpool.Put(b)
+	return gnet.Close
+}
+
+// acceptWebSocket validates the opening handshake (RFC 6455 §4.2.1) and writes the 101 answer. It returns
+// gnet.None when the connection is now a WebSocket.
+func (c *conn) acceptWebSocket(ep *Endpoint, req *http1.Request, cookieSID string) gnet.Action {
+	switch {
+	case string(req.Method) != http.MethodGet:
+		return c.abortUpgrade("Invalid HTTP method", "")
+	case !req.HasToken("Connection", "upgrade"):
+		return c.abortUpgrade("Invalid Connection header", "")
+	case string(req.Header("Sec-WebSocket-Version")) != "13":
+		return c.abortUpgrade("Missing or invalid Sec-WebSocket-Version header", "Sec-WebSocket-Version: 13")
+	case !wsframe.ValidKey(req.Header("Sec-WebSocket-Key")):
+		return c.abortUpgrade("Missing or invalid Sec-WebSocket-Key header", "")
+	}
+	b := bytebufferpool.Get()
+	b.B = http1.AppendStatusLine(b.B, http.StatusSwitchingProtocols)
+	b.B = http1.AppendHeader(b.B, "Upgrade", "websocket")
+	b.B = http1.AppendHeader(b.B, "Connection", "Upgrade")
+	b.B = append(b.B, "Sec-WebSocket-Accept: "...)
+	b.B = wsframe.AcceptKey(b.B, req.Header("Sec-WebSocket-Key"))
+	b.B = append(b.B, "\r\n"...)
+	if cookieSID != "" {
+		b.B = ep.appendCookie(b.B, cookieSID)
+	}
+	b.B = append(b.B, "\r\n"...)
+	_, _ = c.gc.Write(b.B)
+	bytebufferpool.Put(b)
+	c.mode = modeWebSocket
+	c.dec.MaxPayload = ep.cfg.MaxPayload
+	c.clearDeadline()
+	return gnet.None
+}
+
+// openWebSocket opens a new session directly on WebSocket.
+func (c *conn) openWebSocket(ep *Endpoint, req *http1.Request, raw []byte) gnet.Action {
+	sid := newSID()
+	if act := c.acceptWebSocket(ep, req, sid); act != gnet.None {
+		return act
+	}
+	s := ep.newSessionWithID(sid, newRequest(req, raw, c.remoteAddr()), true)
+	c.sess = s
+	open := eio.AppendOpen(nil, s.id, ep.cfg.upgrades(true), ep.cfg.PingInterval, ep.cfg.PingTimeout, ep.cfg.MaxPayload)
+	s.mu.Lock()
+	s.ws = c
+	s.queueLocked(eio.Open, open[1:], false)
+	s.mu.Unlock()
+	s.hbTimer.Reset(ep.cfg.PingInterval)
+	ep.cfg.Handler.OnOpen(s)
+	return gnet.None
+}
+
+// upgradeSession starts the upgrade of a polling session to this WebSocket.
+func (c *conn) upgradeSession(ep *Endpoint, s *Session, req *http1.Request) gnet.Action {
+	if transport, _ := req.Query("transport"); string(transport) != TransportWebSocket || ep.cfg.DisableUpgrades {
+		return c.abortUpgrade(eio.CodeBadRequest.Message(), "")
+	}
+	if act := c.acceptWebSocket(ep, req, ""); act != gnet.None {
+		return act
+	}
+	s.mu.Lock()
+	if s.state != stateOpen || s.websocket || s.probe != nil {
+		// Already upgraded, or another upgrade under way: the Node.js server accepts the WebSocket, then closes it.
+		s.mu.Unlock()
+		c.writeFrame(wsframe.AppendClose(nil, 0, ""))
+		c.startClosing(true)
+		return gnet.None
+	}
+	s.probe = c
+	c.sess = s
+	c.probing = true
+	s.upTimer.Reset(ep.cfg.UpgradeTimeout)
+	s.mu.Unlock()
+	return gnet.None
+}
+
+func (c *conn) writeFrame(frame []byte) {
+	_, _ = c.gc.Write(frame)
+}
+
+// serveWebSocket parses the frames in the inbound buffer and handles each complete message.
+func (c *conn) serveWebSocket() gnet.Action {
+	if c.lastNeed > 0 && c.gc.InboundBuffered() < c.lastNeed {
+		return gnet.None // the frame under way is still incomplete: do not copy the buffer just to find that out
+	}
+	c.lastNeed = 0
+	buf, _ := c.gc.Peek(-1)
+	off := 0
+	for off < len(buf) && c.mode == modeWebSocket {
+		msg, n, ok, err := c.dec.Decode(buf[off:])
+		if err != nil {
+			_, _ = c.gc.Discard(len(buf))
+			return c.failWebSocket(err)
+		}
+		if n == 0 {
+			c.lastNeed = len(buf) - off + c.dec.NeedBytes()
+			break
+		}
+		off += n
+		if !ok {
+			continue
+		}
+		if act := c.onFrame(msg); act != gnet.None {
+			_, _ = c.gc.Discard(len(buf))
+			return act
+		}
+	}
+	_, _ = c.gc.Discard(off)
+	c.flush()
+	if c.mode == modeClosing {
+		return c.serveClosing()
+	}
+	return gnet.None
+}
+
+// onFrame handles one complete message or control frame.
+func (c *conn) onFrame(msg wsframe.Message) gnet.Action {
+	switch msg.Op {
+	case ws.OpPing:
+		c.writeFrame(wsframe.AppendFrame(nil, ws.OpPong, msg.Payload))
+	case ws.OpClose:
+		code, _ := wsframe.ClosePayload(msg.Payload)
+		if code == 1005 {
+			code = 0 // no status received: answer with an empty close frame
+		}
+		c.writeFrame(wsframe.AppendClose(nil, code, ""))
+		c.detach(ReasonTransportClose)
+		return gnet.Close
+	case ws.OpText:
+		if c.probing {
+			return c.onProbe(msg.Payload)
+		}
+		p, err := eio.DecodeText(msg.Payload)
+		if err != nil {
+			if s := c.sess; s != nil {
+				s.finish(ReasonParseError, true)
+			}
+			return gnet.None
+		}
+		if s := c.sess; s != nil {
+			s.onPacket(p)
+		}
+	case ws.OpBinary:
+		if c.probing {
+			return c.abortProbe()
+		}
+		if s := c.sess; s != nil {
+			s.onPacket(eio.Packet{Type: eio.Message, Data: msg.Payload, Binary: true})
+		}
+	}
+	return gnet.None
+}
+
+// detach forgets the connection's session; if this WebSocket was its transport, the session ends with reason.
+func (c *conn) detach(reason string) {
+	s := c.sess
+	if s == nil {
+		return
+	}
+	c.sess = nil
+	c.probing = false
+	if s.detachWS(c) {
+		s.finish(reason, false)
+	}
+}
+
+// failWebSocket closes the connection after a framing error, with the RFC 6455 code of the error.
+func (c *conn) failWebSocket(err error) gnet.Action {
+	code, reason := uint16(wsframe.CloseProtocolError), ""
+	var ce *wsframe.CloseError
+	if errors.As(err, &ce) {
+		code, reason = ce.Code, ce.Reason
+	}
+	c.srv.metrics.WebSocketProtocolErrors.Add(1)
+	if code == wsframe.CloseTooBig {
+		c.srv.metrics.PayloadTooLarge.Add(1)
+	}
+	c.writeFrame(wsframe.AppendClose(nil, code, reason))
+	c.detach(ReasonTransportError)
+	c.startClosing(false)
+	return gnet.None
+}
+
+// onProbe handles a text frame on a WebSocket that is upgrading a polling session.
+func (c *conn) onProbe(data []byte) gnet.Action {
+	s := c.sess
+	switch string(data) {
+	case "2probe":
+		s.mu.Lock()
+		if s.probe != c || s.state != stateOpen {
+			s.mu.Unlock()
+			return c.abortProbe()
+		}
+		s.probed = true
+		if s.poll != nil {
+			s.scheduleLocked(s.poll) // answers the pending GET with a noop
+		}
+		s.mu.Unlock()
+		c.writeFrame(appendWSPacket(nil, eio.Packet{Type: eio.Pong, Data: []byte("probe")}))
+	case "5":
+		s.mu.Lock()
+		if s.probe != c || s.state != stateOpen || !s.probed {
+			s.mu.Unlock()
+			return c.abortProbe()
+		}
+		s.upTimer.Stop()
+		s.probe = nil
+		s.probed = false
+		s.websocket = true
+		s.ws = c
+		c.probing = false
+		if s.pollOut != nil {
+			// What polling had not delivered leaves first, on the WebSocket.
+			out := bytebufferpool.Get()
+			_ = eio.DecodePayload(s.pollOut.B, func(p eio.Packet) error {
+				out.B = appendWSPacket(out.B, p)
+				return nil
+			})
+			if s.wsOut != nil {
+				out.B = append(out.B, s.wsOut.B...)
+				bytebufferpool.Put(s.wsOut)
+			}
+			s.wsOut = out
+			bytebufferpool.Put(s.pollOut)
+			s.pollOut = nil
+		}
+		if s.poll != nil {
+			s.scheduleLocked(s.poll)
+		}
+		s.mu.Unlock()
+		c.srv.metrics.Upgrades.Add(1)
+		c.srv.metrics.WebSocketSessions.Add(1)
+	default:
+		return c.abortProbe()
+	}
+	return gnet.None
+}
+
+// abortProbe gives up an upgrade: the probing WebSocket is closed and the session stays on polling.
+func (c *conn) abortProbe() gnet.Action {
+	if s := c.sess; s != nil {
+		c.sess = nil
+		s.detachWS(c)
+	}
+	c.probing = false
+	c.writeFrame(wsframe.AppendClose(nil, 0, ""))
+	c.startClosing(true)
+	return gnet.None
+}
+
+// startClosing enters the closing handshake: the close frame is out, and the connection is closed when the
+// peer answers with its own, closes, or after closeLinger. inSync tells whether the inbound stream can still be
+// parsed as frames.
+func (c *conn) startClosing(inSync bool) {
+	c.mode = modeClosing
+	c.inSync = inSync
+	c.sess = nil
+	c.probing = false
+	if !inSync {
+		c.dec.Reset()
+	}
+	c.setDeadline(closeLinger)
+}
+
+// serveClosing reads what arrives after the close frame was sent, looking for the peer's close frame.
+func (c *conn) serveClosing() gnet.Action {
+	buf, _ := c.gc.Peek(-1)
+	if !c.inSync {
+		_, _ = c.gc.Discard(len(buf))
+		return gnet.None
+	}
+	off := 0
+	for off < len(buf) {
+		msg, n, ok, err := c.dec.Decode(buf[off:])
+		if err != nil {
+			c.inSync = false
+			_, _ = c.gc.Discard(len(buf))
+			return gnet.None
+		}
+		if n == 0 {
+			break
+		}
+		off += n
+		if ok && msg.Op == ws.OpClose {
+			_, _ = c.gc.Discard(len(buf))
+			return gnet.Close
+		}
+	}
+	_, _ = c.gc.Discard(off)
+	return gnet.None
+}

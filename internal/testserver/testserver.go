@@ -1,0 +1,92 @@
+// Package testserver is the program behind `fastio testserver`: the behaviour that conformance tests and
+// benchmarks drive from outside (see testserver-contract.md in the shared folder): an Engine.IO echo endpoint at
+// /engine.io/ and, once the Socket.IO layer exists, the Socket.IO handlers at /socket.io/.
+package testserver
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/fastio/fastio/eventloop"
+)
+
+// Config holds the options the contract lets a caller override.
+type Config struct {
+	Port           int
+	PingInterval   time.Duration
+	PingTimeout    time.Duration
+	MaxPayload     int
+	ConnectTimeout time.Duration
+	EventLoops     int
+	Logger         *slog.Logger
+}
+
+// DefaultConfig returns the contract's defaults.
+func DefaultConfig() Config {
+	return Config{
+		Port:           3000,
+		PingInterval:   300 * time.Millisecond,
+		PingTimeout:    200 * time.Millisecond,
+		MaxPayload:     1_000_000,
+		ConnectTimeout: time.Second,
+	}
+}
+
+// Flags registers the contract's flags on fs, with cfg's values as defaults.
+func (cfg *Config) Flags(fs *flag.FlagSet) {
+	fs.IntVar(&cfg.Port, "port", cfg.Port, "TCP port to listen on")
+	fs.DurationVar(&cfg.PingInterval, "ping-interval", cfg.PingInterval, "Engine.IO pingInterval")
+	fs.DurationVar(&cfg.PingTimeout, "ping-timeout", cfg.PingTimeout, "Engine.IO pingTimeout")
+	fs.IntVar(&cfg.MaxPayload, "max-payload", cfg.MaxPayload, "largest polling body or WebSocket message, in bytes")
+	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", cfg.ConnectTimeout, "time a client has to send its Socket.IO CONNECT")
+	fs.IntVar(&cfg.EventLoops, "event-loops", cfg.EventLoops, "number of event loops (0: one per CPU)")
+}
+
+// Server is a configured test server, ready to Serve.
+type Server struct {
+	srv *eventloop.Server
+}
+
+// New builds the test server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	srv := eventloop.New(eventloop.Config{
+		Addr:       fmt.Sprintf(":%d", cfg.Port),
+		EventLoops: cfg.EventLoops,
+		Logger:     cfg.Logger,
+	})
+	_, err := srv.Handle(eventloop.EndpointConfig{
+		Path:         "/engine.io/",
+		PingInterval: cfg.PingInterval,
+		PingTimeout:  cfg.PingTimeout,
+		MaxPayload:   cfg.MaxPayload,
+		CORS:         &eventloop.CORS{Origins: []string{"*"}},
+		Handler:      echoHandler{},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("testserver: mount /engine.io/: %w", err)
+	}
+	return &Server{srv: srv}, nil
+}
+
+// Serve runs until ctx is done.
+func (s *Server) Serve(ctx context.Context) error { return s.srv.Serve(ctx) }
+
+// Engine returns the underlying server (for its address and metrics).
+func (s *Server) Engine() *eventloop.Server { return s.srv }
+
+// echoHandler sends every message back unchanged.
+type echoHandler struct{}
+
+func (echoHandler) OnOpen(*eventloop.Session) {}
+
+func (echoHandler) OnMessage(s *eventloop.Session, data []byte, binary bool) {
+	_ = s.Send(data, binary)
+}
+
+func (echoHandler) OnClose(*eventloop.Session, string) {}
