@@ -129,6 +129,13 @@ func (c *conn) resume() gnet.Action {
 	return c.serve()
 }
 
+// discard drops n bytes from the inbound buffer. It exists because gnet's Discard(0) drops everything.
+func (c *conn) discard(n int) {
+	if n > 0 {
+		_, _ = c.gc.Discard(n)
+	}
+}
+
 // closeAsync closes the connection from any goroutine.
 func (c *conn) closeAsync() { _ = c.gc.Close() }
 

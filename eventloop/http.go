@@ -27,7 +27,7 @@ func (c *conn) serveHTTP() (act gnet.Action, switched bool) {
 		buf, _ := c.gc.Peek(-1)
 		if c.skip > 0 {
 			n := min(int64(len(buf)), c.skip)
-			_, _ = c.gc.Discard(int(n))
+			c.discard(int(n))
 			c.skip -= n
 			if c.skip > 0 {
 				return gnet.None, false
@@ -41,9 +41,7 @@ func (c *conn) serveHTTP() (act gnet.Action, switched bool) {
 		req := c.srv.requests.Get().(*http1.Request)
 		act, consumed, done := c.serveRequest(buf, req)
 		c.srv.requests.Put(req)
-		if consumed > 0 {
-			_, _ = c.gc.Discard(consumed)
-		}
+		c.discard(consumed)
 		if act != gnet.None || !done {
 			return act, false
 		}

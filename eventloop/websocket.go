@@ -137,7 +137,7 @@ func (c *conn) serveWebSocket() gnet.Action {
 			return c.failWebSocket(err)
 		}
 		if n == 0 {
-			c.lastNeed = len(buf) - off + c.dec.NeedBytes()
+			c.lastNeed = c.dec.NeedBytes() // counted from buf[off:], which is all that stays buffered
 			break
 		}
 		off += n
@@ -149,7 +149,7 @@ func (c *conn) serveWebSocket() gnet.Action {
 			return act
 		}
 	}
-	_, _ = c.gc.Discard(off)
+	c.discard(off)
 	c.flush()
 	if c.mode == modeClosing {
 		return c.serveClosing()
@@ -330,6 +330,6 @@ func (c *conn) serveClosing() gnet.Action {
 			return gnet.Close
 		}
 	}
-	_, _ = c.gc.Discard(off)
+	c.discard(off)
 	return gnet.None
 }

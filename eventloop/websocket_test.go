@@ -1,0 +1,305 @@
+package eventloop
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+// readOpen reads the handshake packet of a WebSocket session and returns the sid.
+func readOpen(t *testing.T, c *wsClient) string {
+	t.Helper()
+	open := c.readText(t)
+	if !strings.HasPrefix(open, `0{"sid":"`) || !strings.Contains(open, `"upgrades":[]`) {
+		t.Fatalf("open packet %q", open)
+	}
+	return open[9:29]
+}
+
+func TestWebSocketEcho(t *testing.T) {
+	ts := startServer(t, Config{}, EndpointConfig{})
+	c := dialWS(t, ts.addr, "EIO=4&transport=websocket")
+	readOpen(t, c)
+	c.writeText(t, "4héllo")
+	if got := c.readText(t); got != "4héllo" {
+		t.Fatalf("echo %q", got)
+	}
+	c.write(t, ws.OpBinary, []byte{1, 2, 3})
+	if op, p := c.read(t); op != ws.OpBinary || !bytes.Equal(p, []byte{1, 2, 3}) {
+		t.Fatalf("binary echo %v %v", op, p)
+	}
+	// A ping frame is answered with a pong carrying the same payload.
+	c.write(t, ws.OpPing, []byte("hi"))
+	if op, p := c.read(t); op != ws.OpPong || string(p) != "hi" {
+		t.Fatalf("pong %v %q", op, p)
+	}
+	// A fragmented text message is reassembled.
+	frames := [][]byte{
+		maskedFrame(ws.OpText, false, []byte("4a")),
+		maskedFrame(ws.OpContinuation, false, []byte("b")),
+		maskedFrame(ws.OpContinuation, true, []byte("c")),
+	}
+	if _, err := c.Write(bytes.Join(frames, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.readText(t); got != "4abc" {
+		t.Fatalf("fragmented echo %q", got)
+	}
+	// Many messages in one write come back in order.
+	var batch []byte
+	for i := 0; i < 100; i++ {
+		batch = append(batch, maskedFrame(ws.OpText, true, []byte(fmt.Sprintf("4m%d", i)))...)
+	}
+	if _, err := c.Write(batch); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 100; i++ {
+		if got, want := c.readText(t), fmt.Sprintf("4m%d", i); got != want {
+			t.Fatalf("message %d: %q, want %q", i, got, want)
+		}
+	}
+}
+
+// maskedFrame builds a client frame by hand, so that tests can send what a library refuses to.
+func maskedFrame(op ws.OpCode, fin bool, payload []byte) []byte {
+	return rawFrame(byte(op), fin, true, payload)
+}
+
+func rawFrame(op byte, fin, masked bool, payload []byte) []byte {
+	b0 := op
+	if fin {
+		b0 |= 0x80
+	}
+	var out []byte
+	out = append(out, b0)
+	maskBit := byte(0)
+	if masked {
+		maskBit = 0x80
+	}
+	switch n := len(payload); {
+	case n < 126:
+		out = append(out, maskBit|byte(n))
+	case n <= 0xffff:
+		out = append(out, maskBit|126)
+		out = binary.BigEndian.AppendUint16(out, uint16(n))
+	default:
+		out = append(out, maskBit|127)
+		out = binary.BigEndian.AppendUint64(out, uint64(n))
+	}
+	if !masked {
+		return append(out, payload...)
+	}
+	key := [4]byte{0x12, 0x34, 0x56, 0x78}
+	out = append(out, key[:]...)
+	for i, ch := range payload {
+		out = append(out, ch^key[i%4])
+	}
+	return out
+}
+
+func TestWebSocketProtocolErrors(t *testing.T) {
+	ts := startServer(t, Config{}, EndpointConfig{MaxPayload: 1000, PingInterval: 10 * time.Second, PingTimeout: 10 * time.Second})
+	bystander := dialWS(t, ts.addr, "EIO=4&transport=websocket")
+	readOpen(t, bystander)
+
+	cases := []struct {
+		name  string
+		frame []byte
+		code  uint16
+	}{
+		{"unmasked", rawFrame(byte(ws.OpText), true, false, []byte("4x")), 1002},
+		{"reserved opcode", rawFrame(0x3, true, true, []byte("x")), 1002},
+		{"invalid utf-8", maskedFrame(ws.OpText, true, []byte{'4', 0xff, 0xfe}), 1007},
+		{"too big", maskedFrame(ws.OpText, true, bytes.Repeat([]byte("x"), 1001)), 1009},
+		{"continuation without start", maskedFrame(ws.OpContinuation, true, []byte("x")), 1002},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dialWS(t, ts.addr, "EIO=4&transport=websocket")
+			readOpen(t, c)
+			if _, err := c.Write(tc.frame); err != nil {
+				t.Fatal(err)
+			}
+			if code := c.readClose(t); code != tc.code {
+				t.Fatalf("close code %d, want %d", code, tc.code)
+			}
+			c.expectEOF(t)
+			if r := ts.h.waitClose(t); r != ReasonTransportError {
+				t.Fatalf("reason %q", r)
+			}
+		})
+	}
+	if got := ts.Metrics().WebSocketProtocolErrors.Load(); got != int64(len(cases)) {
+		t.Errorf("WebSocketProtocolErrors = %d", got)
+	}
+	bystander.writeText(t, "4alive")
+	if got := bystander.readText(t); got != "4alive" {
+		t.Fatalf("bystander %q", got)
+	}
+}
+
+func TestWebSocketInvalidPacketAndClientClose(t *testing.T) {
+	ts := startServer(t, Config{}, EndpointConfig{})
+	c := dialWS(t, ts.addr, "EIO=4&transport=websocket")
+	readOpen(t, c)
+	c.writeText(t, "abc")
+	c.readClose(t)
+	if r := ts.h.waitClose(t); r != ReasonParseError {
+		t.Fatalf("reason %q", r)
+	}
+
+	c = dialWS(t, ts.addr, "EIO=4&transport=websocket")
+	readOpen(t, c)
+	c.write(t, ws.OpClose, []byte{0x03, 0xe8}) // 1000
+	if code := c.readClose(t); code != 1000 {
+		t.Fatalf("echoed close code %d", code)
+	}
+	c.expectEOF(t)
+	if r := ts.h.waitClose(t); r != ReasonTransportClose {
+		t.Fatalf("reason %q", r)
+	}
+}
+
+func TestWebSocketHeartbeat(t *testing.T) {
+	ts := startServer(t, Config{}, EndpointConfig{PingInterval: 100 * time.Millisecond, PingTimeout: 100 * time.Millisecond})
+	alive := dialWS(t, ts.addr, "EIO=4&transport=websocket")
+	readOpen(t, alive)
+	dead := dialWS(t, ts.addr, "EIO=4&transport=websocket")
+	readOpen(t, dead)
+	for i := 0; i < 5; i++ {
+		if got := alive.readText(t); got != "2" {
+			t.Fatalf("ping %d: %q", i, got)
+		}
+		alive.writeText(t, "3")
+	}
+	if r := ts.h.waitClose(t); r != ReasonPingTimeout {
+		t.Fatalf("reason %q", r)
+	}
+	if got := dead.readText(t); got != "2" {
+		t.Fatalf("dead client got %q", got)
+	}
+	dead.readClose(t)
+}
+
+func TestUpgradeKeepsOrder(t *testing.T) {
+	ts := startServer(t, Config{}, EndpointConfig{PingInterval: 5 * time.Second, PingTimeout: 5 * time.Second})
+	sid := ts.handshake(t)
+	s := ts.ep.Session(sid)
+	if s == nil {
+		t.Fatal("session not registered")
+	}
+	// Packets queued on polling before and during the upgrade arrive on the WebSocket, in order, followed by
+	// those sent after it.
+	_ = s.SendText("before")
+	c := dialWS(t, ts.addr, "EIO=4&transport=websocket&sid="+sid)
+	c.writeText(t, "2probe")
+	if got := c.readText(t); got != "3probe" {
+		t.Fatalf("probe answer %q", got)
+	}
+	_ = s.Send([]byte{9, 8}, true)
+	if status, body := ts.get(t, "EIO=4&transport=polling&sid="+sid); status != 200 || body != "6" {
+		t.Fatalf("GET during upgrade: %d %q", status, body)
+	}
+	c.writeText(t, "5")
+	time.Sleep(50 * time.Millisecond)
+	_ = s.SendText("after")
+	if got := c.readText(t); got != "4before" {
+		t.Fatalf("first %q", got)
+	}
+	if op, p := c.read(t); op != ws.OpBinary || !bytes.Equal(p, []byte{9, 8}) {
+		t.Fatalf("second %v %v", op, p)
+	}
+	if got := c.readText(t); got != "4after" {
+		t.Fatalf("third %q", got)
+	}
+	if s.Transport() != TransportWebSocket {
+		t.Fatalf("transport %s", s.Transport())
+	}
+	if status, _ := ts.get(t, "EIO=4&transport=polling&sid="+sid); status != 400 {
+		t.Fatalf("polling after upgrade: %d", status)
+	}
+}
+
+func TestConcurrentSendsKeepPerSenderOrder(t *testing.T) {
+	ts := startServer(t, Config{}, EndpointConfig{})
+	c := dialWS(t, ts.addr, "EIO=4&transport=websocket")
+	sid := readOpen(t, c)
+	s := ts.ep.Session(sid)
+	const senders, each = 8, 200
+	var wg sync.WaitGroup
+	for g := 0; g < senders; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				_ = s.SendText(fmt.Sprintf("%d:%d", g, i))
+			}
+		}()
+	}
+	next := make([]int, senders)
+	for n := 0; n < senders*each; n++ {
+		var g, i int
+		msg := c.readText(t)
+		if msg == "2" {
+			c.writeText(t, "3")
+			n--
+			continue
+		}
+		if _, err := fmt.Sscanf(msg, "4%d:%d", &g, &i); err != nil {
+			t.Fatalf("message %q: %v", msg, err)
+		}
+		if i != next[g] {
+			t.Fatalf("sender %d: got %d, want %d", g, i, next[g])
+		}
+		next[g]++
+	}
+	wg.Wait()
+}
+
+func TestServerCloseSession(t *testing.T) {
+	ts := startServer(t, Config{}, EndpointConfig{})
+	c := dialWS(t, ts.addr, "EIO=4&transport=websocket")
+	sid := readOpen(t, c)
+	s := ts.ep.Session(sid)
+	_ = s.SendText("bye")
+	s.Close()
+	if got := c.readText(t); got != "4bye" {
+		t.Fatalf("last message %q", got)
+	}
+	c.readClose(t)
+	if r := ts.h.waitClose(t); r != ReasonForcedClose {
+		t.Fatalf("reason %q", r)
+	}
+	if ts.ep.Session(sid) != nil {
+		t.Fatal("closed session still registered")
+	}
+
+	// Polling: the close packet follows what was queued.
+	psid := ts.handshake(t)
+	ps := ts.ep.Session(psid)
+	_ = ps.SendText("last")
+	ps.Close()
+	if status, body := ts.get(t, "EIO=4&transport=polling&sid="+psid); status != 200 || body != "4last\x1e1" {
+		t.Fatalf("poll after close: %d %q", status, body)
+	}
+	if r := ts.h.waitClose(t); r != ReasonForcedClose {
+		t.Fatalf("reason %q", r)
+	}
+}
+
+func TestBadWebSocketHandshake(t *testing.T) {
+	ts := startServer(t, Config{}, EndpointConfig{})
+	c := dialRaw(t, ts.addr)
+	c.send(t, "GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	if resp, _ := c.readResponse(t); resp.StatusCode != 400 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	c.expectEOF(t)
+}
