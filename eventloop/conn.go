@@ -97,13 +97,21 @@ func (c *conn) flush() {
 		if c.sess == nil {
 			return
 		}
-		out, closeAfter := c.sess.takeWS(c)
+		s := c.sess
+		out, closeAfter := s.takeWS(c)
 		if out != nil {
 			_, _ = c.gc.Write(out.B)
 			bytebufferpool.Put(out)
 		}
 		if closeAfter {
 			c.startClosing(true)
+			return
+		}
+		if c.gc.OutboundBuffered() > s.ep.cfg.MaxBacklog {
+			// The kernel does not take what the client does not read: drop the client rather than grow.
+			c.srv.metrics.SlowConsumers.Add(1)
+			c.detach(ReasonSlowConsumer)
+			_ = c.gc.Close()
 		}
 	case modeHTTP:
 		if !c.parked || c.pollSess == nil {

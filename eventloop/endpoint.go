@@ -42,6 +42,9 @@ type EndpointConfig struct {
 	UpgradeTimeout time.Duration
 	// MaxPayload caps one polling POST body and one WebSocket message, in bytes. Default 1,000,000.
 	MaxPayload int
+	// MaxBacklog caps what may wait for one client, in bytes: packets queued and not yet written, plus what the
+	// kernel did not accept yet. A client over it is closed as a slow consumer. Default 16 MiB.
+	MaxBacklog int
 	// Transports lists the allowed transports. Default both: "polling" and "websocket".
 	Transports []string
 	// DisableUpgrades stops polling sessions from upgrading to WebSocket (allowUpgrades: false).
@@ -110,6 +113,9 @@ func (c *EndpointConfig) normalize() error {
 	}
 	if c.MaxPayload <= 0 {
 		c.MaxPayload = 1_000_000
+	}
+	if c.MaxBacklog <= 0 {
+		c.MaxBacklog = 16 << 20
 	}
 	if len(c.Transports) == 0 {
 		c.Transports = []string{TransportPolling, TransportWebSocket}

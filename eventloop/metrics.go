@@ -29,6 +29,8 @@ type Metrics struct {
 	PingTimeouts atomic.Int64
 	// RequestTimeouts counts connections closed because a request did not arrive in time, or stayed idle.
 	RequestTimeouts atomic.Int64
+	// SlowConsumers counts sessions closed because their backlog exceeded MaxBacklog.
+	SlowConsumers atomic.Int64
 	// ClosedSessions counts ended sessions.
 	ClosedSessions atomic.Int64
 }

@@ -104,8 +104,13 @@ func New(cfg Config) *Server {
 		ready:  make(chan struct{}),
 	}
 	s.requests.New = func() any { return new(http1.Request) }
+	s.wheel = wheel.New(cfg.TimerResolution, 1024)
 	return s
 }
+
+// Timers returns the timing wheel that runs the server's heartbeats and timeouts, for layers above that need
+// many cheap timers (connect and acknowledgement timeouts). It stops when Serve returns.
+func (s *Server) Timers() *wheel.Wheel { return s.wheel }
 
 // Handle mounts an Engine.IO endpoint at cfg.Path. It must be called before Serve.
 func (s *Server) Handle(cfg EndpointConfig) (*Endpoint, error) {
@@ -148,7 +153,6 @@ func (s *Server) Serve(ctx context.Context) error {
 		return errors.New("eventloop: Serve called twice")
 	}
 	s.serving = true
-	s.wheel = wheel.New(s.cfg.TimerResolution, 1024)
 	s.mu.Unlock()
 	defer s.wheel.Stop()
 
@@ -284,6 +288,9 @@ var monoBase = time.Now()
 func monotime() int64 { return int64(time.Since(monoBase)) }
 
 func newSID() string { return eio.NewSID() }
+
+// NewSessionID returns a new random id in the form of Engine.IO session ids: 20 URL-safe characters.
+func NewSessionID() string { return eio.NewSID() }
 
 // slogAdapter lets gnet log through slog.
 type slogAdapter struct{ l *slog.Logger }

@@ -28,10 +28,15 @@ const (
 	ReasonPingTimeout    = "ping timeout"    // no pong within pingTimeout
 	ReasonForcedClose    = "forced close"    // the server closed the session
 	ReasonServerClose    = "server shutting down"
+	ReasonSlowConsumer   = "slow consumer" // more than MaxBacklog bytes waited for the client
 )
 
 // ErrSessionClosed is returned by Send on a session that is closing or closed.
 var ErrSessionClosed = errors.New("eventloop: session closed")
+
+// ErrSlowConsumer is returned by Send when the packet made the session's queue exceed MaxBacklog: the session is
+// closed.
+var ErrSlowConsumer = errors.New("eventloop: slow consumer: backlog over MaxBacklog, session closed")
 
 type sessionState uint8
 
@@ -116,23 +121,41 @@ func (s *Session) Closed() bool {
 // returns. Packets leave in the order Send was called.
 func (s *Session) Send(data []byte, binary bool) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.state != stateOpen {
+		s.mu.Unlock()
 		return ErrSessionClosed
 	}
 	s.queueLocked(eio.Message, data, binary)
-	return nil
+	return s.checkBacklogAndUnlock()
+}
+
+// checkBacklogAndUnlock unlocks s.mu and ends the session as a slow consumer if its queue outgrew MaxBacklog.
+func (s *Session) checkBacklogAndUnlock() error {
+	n := 0
+	if s.wsOut != nil {
+		n += len(s.wsOut.B)
+	}
+	if s.pollOut != nil {
+		n += len(s.pollOut.B)
+	}
+	s.mu.Unlock()
+	if n <= s.ep.cfg.MaxBacklog {
+		return nil
+	}
+	s.ep.metrics.SlowConsumers.Add(1)
+	s.finish(ReasonSlowConsumer, true)
+	return ErrSlowConsumer
 }
 
 // SendText queues a text message packet.
 func (s *Session) SendText(text string) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.state != stateOpen {
+		s.mu.Unlock()
 		return ErrSessionClosed
 	}
 	s.queueStringLocked(text)
-	return nil
+	return s.checkBacklogAndUnlock()
 }
 
 // Packet is one message packet for SendBatch.
@@ -145,14 +168,14 @@ type Packet struct {
 // between them (Socket.IO needs this for a packet and its binary attachments).
 func (s *Session) SendBatch(packets ...Packet) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.state != stateOpen {
+		s.mu.Unlock()
 		return ErrSessionClosed
 	}
 	for _, p := range packets {
 		s.queueLocked(eio.Message, p.Data, p.Binary)
 	}
-	return nil
+	return s.checkBacklogAndUnlock()
 }
 
 // Close closes the session from the server side, after what is already queued has been sent.
@@ -428,6 +451,9 @@ func (s *Session) finish(reason string, serverSide bool) {
 	}
 	probe := s.probe
 	s.probe = nil
+	if reason == ReasonSlowConsumer && s.wsOut != nil {
+		s.wsOut.B = s.wsOut.B[:0] // whole frames not written yet: dropping them keeps the stream valid
+	}
 	if s.ws != nil {
 		// The WebSocket gets what is queued, then a close frame; takeWS tells the loop to close after writing.
 		if s.wsOut == nil {

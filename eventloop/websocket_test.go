@@ -303,3 +303,30 @@ func TestBadWebSocketHandshake(t *testing.T) {
 	}
 	c.expectEOF(t)
 }
+
+func TestSlowConsumerIsClosed(t *testing.T) {
+	ts := startServer(t, Config{}, EndpointConfig{MaxBacklog: 256 << 10})
+	c := dialWS(t, ts.addr, "EIO=4&transport=websocket") // never reads after the handshake
+	sid := readOpen(t, c)
+	bystander := dialWS(t, ts.addr, "EIO=4&transport=websocket")
+	readOpen(t, bystander)
+	s := ts.ep.Session(sid)
+	chunk := bytes.Repeat([]byte("x"), 8<<10)
+	deadline := time.Now().Add(10 * time.Second)
+	for !s.Closed() && time.Now().Before(deadline) {
+		_ = s.Send(chunk, false)
+	}
+	if !s.Closed() {
+		t.Fatal("a client that never reads was not closed")
+	}
+	if r := ts.h.waitClose(t); r != ReasonSlowConsumer {
+		t.Fatalf("reason %q", r)
+	}
+	if ts.Metrics().SlowConsumers.Load() == 0 {
+		t.Fatal("slow consumer not counted")
+	}
+	bystander.writeText(t, "4fine")
+	if got := bystander.readText(t); got != "4fine" {
+		t.Fatalf("bystander %q", got)
+	}
+}
