@@ -1,6 +1,6 @@
 // Package testserver is the program behind `fastio testserver`: the behaviour that conformance tests and
 // benchmarks drive from outside (see testserver-contract.md in the shared folder): an Engine.IO echo endpoint at
-// /engine.io/ and, once the Socket.IO layer exists, the Socket.IO handlers at /socket.io/.
+// /engine.io/ and the Socket.IO handlers at /socket.io/.
 package testserver
 
 import (
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fastio/fastio/eventloop"
+	"github.com/fastio/fastio/server"
 )
 
 // Config holds the options the contract lets a caller override.
@@ -71,6 +72,19 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("testserver: mount /engine.io/: %w", err)
 	}
+	io, err := server.Attach(srv, server.Options{
+		Path:           "/socket.io/",
+		PingInterval:   cfg.PingInterval,
+		PingTimeout:    cfg.PingTimeout,
+		MaxPayload:     cfg.MaxPayload,
+		ConnectTimeout: cfg.ConnectTimeout,
+		CORS:           &eventloop.CORS{Origins: []string{"*"}},
+		Logger:         cfg.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("testserver: %w", err)
+	}
+	mountSocketIO(io)
 	return &Server{srv: srv}, nil
 }
 

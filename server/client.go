@@ -1,0 +1,285 @@
+package server
+
+import (
+	"bytes"
+	"slices"
+	"sync"
+
+	"github.com/valyala/bytebufferpool"
+
+	"github.com/fastio/fastio/codec/sio"
+	"github.com/fastio/fastio/eventloop"
+	"github.com/fastio/fastio/internal/wheel"
+)
+
+// Disconnect reasons, as the Node.js server spells them.
+const (
+	ReasonTransportError            = eventloop.ReasonTransportError
+	ReasonTransportClose            = eventloop.ReasonTransportClose
+	ReasonForcedClose               = eventloop.ReasonForcedClose
+	ReasonPingTimeout               = eventloop.ReasonPingTimeout
+	ReasonParseError                = eventloop.ReasonParseError
+	ReasonServerShuttingDown        = eventloop.ReasonServerClose
+	ReasonForcedServerClose         = "forced server close"
+	ReasonClientNamespaceDisconnect = "client namespace disconnect"
+	ReasonServerNamespaceDisconnect = "server namespace disconnect"
+)
+
+// recoverable lists the reasons after which a session is kept for connection state recovery.
+func recoverable(reason string) bool {
+	switch reason {
+	case ReasonTransportError, ReasonTransportClose, ReasonForcedClose, ReasonPingTimeout,
+		ReasonServerShuttingDown, ReasonForcedServerClose:
+		return true
+	}
+	return false
+}
+
+// client is the Socket.IO side of one Engine.IO session: the sockets it opened in each namespace, the decoder
+// state, and the queue that runs its handlers in order off the event loop.
+type client struct {
+	srv  *Server
+	sess *eventloop.Session
+
+	mu          sync.Mutex         // guards the fields below
+	sockets     map[string]*Socket // by namespace name
+	order       []*Socket          // the same sockets, in the order they connected
+	connecting  map[string]bool    // namespaces whose CONNECT is being handled
+	reasm       sio.Reassembler
+	closeReason string // set when the server closes the session itself
+	closed      bool
+
+	connectTimer wheel.Timer
+	tasks        mailbox
+}
+
+func newClient(s *Server, sess *eventloop.Session) *client {
+	c := &client{srv: s, sess: sess, sockets: make(map[string]*Socket), connecting: make(map[string]bool)}
+	c.tasks.onPanic = func(v any) { s.log.Error("socket.io handler panicked", "sid", sess.ID(), "panic", v) }
+	c.connectTimer.Init(s.engine.Timers(), c.onConnectTimeout)
+	c.connectTimer.Reset(s.opts.ConnectTimeout)
+	return c
+}
+
+func (c *client) onConnectTimeout() {
+	c.mu.Lock()
+	idle := len(c.sockets) == 0 && !c.closed
+	c.mu.Unlock()
+	if idle {
+		c.closeWith(ReasonForcedServerClose)
+	}
+}
+
+// closeWith closes the Engine.IO session; the sockets then disconnect with reason.
+func (c *client) closeWith(reason string) {
+	c.mu.Lock()
+	if c.closeReason == "" {
+		c.closeReason = reason
+	}
+	c.mu.Unlock()
+	c.sess.Close()
+}
+
+// onMessage decodes a message of the session. It runs on the event loop: what the handlers need is copied, and
+// the handling itself is queued.
+func (c *client) onMessage(data []byte, binary bool) {
+	if binary {
+		c.mu.Lock()
+		done, p, att, err := c.reasm.Add(data)
+		c.mu.Unlock()
+		if err != nil {
+			c.protocolError()
+			return
+		}
+		if done {
+			c.route(p, att, false)
+		}
+		return
+	}
+	p, err := sio.Decode(data)
+	if err != nil {
+		c.protocolError()
+		return
+	}
+	if p.Attachments > 0 && (p.Type == sio.BinaryEvent || p.Type == sio.BinaryAck) {
+		c.mu.Lock()
+		waiting := c.reasm.Waiting()
+		if !waiting {
+			c.reasm.Start(p)
+		}
+		c.mu.Unlock()
+		if waiting {
+			c.protocolError()
+		}
+		return
+	}
+	c.route(p, nil, true)
+}
+
+// protocolError closes the session after a packet that does not decode, as the Node.js server does.
+func (c *client) protocolError() {
+	c.sess.Close()
+}
+
+// route hands a complete packet to its socket, or connects a namespace. mustCopy tells whether the packet aliases
+// the event loop's read buffer.
+func (c *client) route(p sio.Packet, att [][]byte, mustCopy bool) {
+	nsp := string(p.Namespace)
+	c.mu.Lock()
+	socket := c.sockets[nsp]
+	connecting := c.connecting[nsp]
+	if socket == nil && p.Type == sio.Connect && !connecting {
+		c.connecting[nsp] = true
+	}
+	c.mu.Unlock()
+	switch {
+	case socket == nil && p.Type == sio.Connect && !connecting:
+		auth := RawJSON(`{}`)
+		if len(p.Data) > 0 {
+			auth = RawJSON(bytes.Clone(p.Data))
+		}
+		c.tasks.run(func() { c.connect(nsp, auth) })
+	case socket != nil && p.Type != sio.Connect && p.Type != sio.ConnectError:
+		if mustCopy {
+			p.Data = bytes.Clone(p.Data)
+		}
+		p.Namespace = nil
+		c.tasks.run(func() { socket.onPacket(p, att) })
+	default:
+		// A packet for a namespace the client has not joined, or a second CONNECT: the Node.js server closes.
+		c.closeWith(ReasonForcedServerClose)
+	}
+}
+
+// connect joins a namespace. It runs on the client's queue.
+func (c *client) connect(name string, auth RawJSON) {
+	defer func() {
+		c.mu.Lock()
+		delete(c.connecting, name)
+		c.mu.Unlock()
+	}()
+	ns := c.srv.lookup(name, auth)
+	if ns == nil {
+		c.writeConnectError(name, "Invalid namespace", nil)
+		return
+	}
+	ns.add(c, auth)
+}
+
+func (c *client) writeConnectError(nsp, message string, data any) {
+	b := bytebufferpool.Get()
+	defer bytebufferpool.Put(b)
+	out, err := sio.AppendConnectError(b.B, nsp, message, data)
+	if err != nil {
+		out, _ = sio.AppendConnectError(b.B[:0], nsp, message, nil)
+	}
+	b.B = out
+	_ = c.sess.Send(b.B, false)
+}
+
+// attach records a connected socket; it reports false when the session closed meanwhile.
+func (c *client) attach(s *Socket) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.sockets[s.nsp.name] = s
+	c.order = append(c.order, s)
+	c.connectTimer.Stop()
+	return true
+}
+
+func (c *client) detach(s *Socket) {
+	c.mu.Lock()
+	if c.sockets[s.nsp.name] == s {
+		delete(c.sockets, s.nsp.name)
+	}
+	if i := slices.Index(c.order, s); i >= 0 {
+		c.order = slices.Delete(c.order, i, i+1)
+	}
+	c.mu.Unlock()
+}
+
+// onEngineClose runs when the Engine.IO session ended: every socket disconnects.
+func (c *client) onEngineClose(reason string) {
+	c.mu.Lock()
+	c.closed = true
+	if c.closeReason != "" {
+		reason = c.closeReason
+	}
+	c.reasm.Reset()
+	c.mu.Unlock()
+	c.connectTimer.Stop()
+	c.tasks.run(func() {
+		for _, s := range c.connected() {
+			s.onClose(reason)
+		}
+	})
+}
+
+// connected returns the client's sockets in the order they connected.
+func (c *client) connected() []*Socket {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.order)
+}
+
+// write sends an encoded packet and its attachments as one batch.
+func (c *client) write(text []byte, attachments [][]byte) error {
+	if len(attachments) == 0 {
+		return c.sess.Send(text, false)
+	}
+	packets := make([]eventloop.Packet, 0, 1+len(attachments))
+	packets = append(packets, eventloop.Packet{Data: text})
+	for _, a := range attachments {
+		packets = append(packets, eventloop.Packet{Data: a, Binary: true})
+	}
+	return c.sess.SendBatch(packets...)
+}
+
+// mailbox runs tasks one at a time, in order, on a goroutine that exists only while there is work.
+type mailbox struct {
+	mu      sync.Mutex
+	queue   []func()
+	running bool
+	onPanic func(v any) // called when a task panics; the next tasks still run
+}
+
+func (m *mailbox) run(task func()) {
+	m.mu.Lock()
+	m.queue = append(m.queue, task)
+	if m.running {
+		m.mu.Unlock()
+		return
+	}
+	m.running = true
+	m.mu.Unlock()
+	go m.drain()
+}
+
+func (m *mailbox) drain() {
+	for {
+		m.mu.Lock()
+		if len(m.queue) == 0 {
+			m.running = false
+			m.queue = nil
+			m.mu.Unlock()
+			return
+		}
+		task := m.queue[0]
+		m.queue[0] = nil
+		m.queue = m.queue[1:]
+		m.mu.Unlock()
+		m.call(task)
+	}
+}
+
+func (m *mailbox) call(task func()) {
+	defer func() {
+		if v := recover(); v != nil && m.onPanic != nil {
+			m.onPanic(v)
+		}
+	}()
+	task()
+}
