@@ -70,10 +70,8 @@ func (c *conn) poll(ep *Endpoint, s *Session, req *http1.Request) gnet.Action {
 		// An upgrade is under way: end this GET at once so that the client can pause polling.
 		out = bytebufferpool.Get()
 		out.B = append(out.B, byte(eio.Noop))
-	case s.pollOut != nil && len(s.pollOut.B) > 0:
-		out = s.pollOut
-		s.pollOut = nil
-		finished = s.state == stateClosing
+	case (s.pollOut != nil && len(s.pollOut.B) > 0) || s.state == stateClosing:
+		out, finished = s.takePayloadLocked()
 	default:
 		s.poll = c
 		c.parked = true

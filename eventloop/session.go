@@ -194,13 +194,33 @@ func (s *Session) closeWith(reason string) {
 		s.finish(reason, true)
 		return
 	}
-	// Polling: the close packet goes out with whatever is queued, on the next GET. The session is finished once
-	// that GET is answered, or when the linger time runs out.
+	// Polling: what is queued goes out first, then the close packet in a GET of its own (see takePayloadLocked).
+	// The session is finished once that GET is answered, or when the linger time runs out.
 	s.state = stateClosing
 	s.closeReason = reason
-	s.queueLocked(eio.Close, nil, false)
+	if s.poll != nil {
+		s.scheduleLocked(s.poll)
+	}
 	s.hbTimer.Reset(s.ep.cfg.closeLinger())
 	s.mu.Unlock()
+}
+
+// takePayloadLocked hands out what a GET should carry, or nil when there is nothing yet. While the session
+// closes, the close packet travels alone, in the GET after the last payload: the client handles a payload's
+// packets asynchronously but its close packet at once, so a close in the same payload would overtake them (the
+// Node.js server sends it separately too). finished reports that the close packet was handed out.
+func (s *Session) takePayloadLocked() (out *bytebufferpool.ByteBuffer, finished bool) {
+	if s.pollOut != nil && len(s.pollOut.B) > 0 {
+		out = s.pollOut
+		s.pollOut = nil
+		return out, false
+	}
+	if s.state != stateClosing {
+		return nil, false
+	}
+	out = bytebufferpool.Get()
+	out.B = append(out.B, byte(eio.Close))
+	return out, true
 }
 
 // queueLocked appends one packet to the output of the current transport and makes sure a flush is scheduled.
@@ -300,14 +320,12 @@ func (s *Session) takePoll(c *conn) (out *bytebufferpool.ByteBuffer, finished bo
 		out.B = append(out.B, byte(eio.Noop))
 		return out, false
 	}
-	if s.pollOut == nil || len(s.pollOut.B) == 0 {
+	out, finishNow := s.takePayloadLocked()
+	if out == nil {
 		s.mu.Unlock()
 		return nil, false
 	}
-	out = s.pollOut
-	s.pollOut = nil
 	s.poll = nil
-	finishNow := s.state == stateClosing
 	reason := s.closeReason
 	s.mu.Unlock()
 	if finishNow {

@@ -285,7 +285,10 @@ func TestServerCloseSession(t *testing.T) {
 	ps := ts.ep.Session(psid)
 	_ = ps.SendText("last")
 	ps.Close()
-	if status, body := ts.get(t, "EIO=4&transport=polling&sid="+psid); status != 200 || body != "4last\x1e1" {
+	if status, body := ts.get(t, "EIO=4&transport=polling&sid="+psid); status != 200 || body != "4last" {
+		t.Fatalf("poll after close: %d %q", status, body)
+	}
+	if status, body := ts.get(t, "EIO=4&transport=polling&sid="+psid); status != 200 || body != "1" {
 		t.Fatalf("poll after close: %d %q", status, body)
 	}
 	if r := ts.h.waitClose(t); r != ReasonForcedClose {
