@@ -12,9 +12,9 @@ all: build
 build:
 	$(GO) build -o $(BIN) ./cmd/fastio
 
-## run: build and start the server on $(PORT).
+## run: build and start the demo app (the seed's chat server) on $(PORT).
 run: build
-	./$(BIN) testserver --port $(PORT)
+	./$(BIN) demo --port $(PORT)
 
 ## test: lint, Go unit and conformance tests under the race detector, then the Node.js end-to-end tests.
 test: lint test-go test-e2e

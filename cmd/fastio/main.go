@@ -1,6 +1,8 @@
 // Command fastio is the fastio Socket.IO server.
 //
-//	fastio testserver [flags]   serve the conformance test server (see testserver-contract.md)
+//	fastio [demo] [flags]       serve the demo app (the seed's chat server) on :3000
+//	fastio testserver [flags]   serve the conformance test server (testserver-contract.md)
+//	fastio bench <scenario> ... run the load generator against a Socket.IO server
 package main
 
 import (
@@ -11,40 +13,84 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
+	"github.com/fastio/fastio/bench"
+	"github.com/fastio/fastio/eventloop"
+	"github.com/fastio/fastio/internal/demo"
 	"github.com/fastio/fastio/internal/testserver"
+	"github.com/fastio/fastio/server"
 )
 
-const usage = `usage: fastio <command> [flags]
+const usage = `usage: fastio [command] [flags]
 
 commands:
-  testserver   serve the conformance test server: an Engine.IO echo at /engine.io/
+  demo         (default) the demo app: the seed's chat server on :3000
+  testserver   the conformance test server: Engine.IO echo at /engine.io/, Socket.IO at /socket.io/
+  bench        the load generator: fastio bench <scenario> --help
+
+Run "fastio <command> -h" for the flags of a command.
 `
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "fastio:", err)
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "fastio:", err)
+		}
 		os.Exit(1)
 	}
 }
 
 func run(args []string) error {
-	if len(args) == 0 {
-		fmt.Fprint(os.Stderr, usage)
-		return errors.New("no command given")
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	switch args[0] {
+	cmd := "demo"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "demo":
+		return runDemo(ctx, args)
 	case "testserver":
-		return runTestServer(ctx, args[1:])
-	case "-h", "--help", "help":
+		return runTestServer(ctx, args)
+	case "bench":
+		return bench.Main(ctx, args, os.Stdout, os.Stderr)
+	case "help":
 		fmt.Print(usage)
 		return nil
 	}
 	fmt.Fprint(os.Stderr, usage)
-	return fmt.Errorf("unknown command %q", args[0])
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+func runDemo(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	addr := fs.String("addr", ":3000", "listen address")
+	port := fs.Int("port", 0, "listen port (overrides the port of --addr)")
+	loops := fs.Int("event-loops", 0, "number of event loops (0: one per CPU)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *port != 0 {
+		host := *addr
+		if i := strings.LastIndex(host, ":"); i >= 0 {
+			host = host[:i]
+		}
+		*addr = fmt.Sprintf("%s:%d", host, *port)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	io, err := server.New(server.Options{
+		Addr:       *addr,
+		EventLoops: *loops,
+		CORS:       &eventloop.CORS{Origins: []string{"*"}},
+		Logger:     log,
+	})
+	if err != nil {
+		return err
+	}
+	demo.Mount(io, log)
+	return io.Serve(ctx)
 }
 
 func runTestServer(ctx context.Context, args []string) error {

@@ -1,0 +1,106 @@
+// Package demo is the application `fastio` runs by default: the seed document's example server, in Go. It
+// counts connections, tells everyone else when a user joins, and relays each "message" to everyone as a
+// "notification" with the message's fields plus a type and a UTC timestamp.
+package demo
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/fastio/fastio/server"
+)
+
+// Mount installs the demo handlers on io's main namespace.
+func Mount(io *server.Server, log *slog.Logger) {
+	var count atomic.Int64
+	io.OnConnection(func(s *server.Socket) {
+		// Emit a notification to all users but the newcomer.
+		_ = s.Broadcast().Emit("notification", map[string]any{
+			"id":      s.ID(),
+			"message": "a new user has joined",
+		})
+		log.Info("total connections", "count", count.Add(1))
+
+		s.On("message", func(e *server.Event) {
+			var data []byte
+			if e.Args.Len() > 0 {
+				data = e.Args.Raw(0)
+			}
+			note, err := userMessage(data, time.Now())
+			if err != nil {
+				log.Debug("message not relayed", "sid", s.ID(), "err", err)
+				return
+			}
+			_ = io.Emit("notification", server.RawJSON(note))
+		})
+		s.OnDisconnect(func(string) {
+			log.Info("total connections", "count", count.Add(-1))
+		})
+	})
+}
+
+// userMessage builds the JSON of JavaScript's {...data, type: "user_message", timestamp: now.toUTCString()}:
+// the fields of data in their order, then type and timestamp (replacing fields of those names in place). Data
+// that is not an object contributes no fields.
+func userMessage(data []byte, now time.Time) ([]byte, error) {
+	type field struct {
+		key   string
+		value json.RawMessage
+	}
+	var fields []field
+	if dec := json.NewDecoder(bytes.NewReader(data)); len(bytes.TrimSpace(data)) > 0 && bytes.TrimSpace(data)[0] == '{' {
+		dec.UseNumber()
+		if _, err := dec.Token(); err != nil { // {
+			return nil, err
+		}
+		for dec.More() {
+			tok, err := dec.Token()
+			if err != nil {
+				return nil, err
+			}
+			var v json.RawMessage
+			if err := dec.Decode(&v); err != nil {
+				return nil, err
+			}
+			key := tok.(string)
+			replaced := false
+			for i := range fields {
+				if fields[i].key == key { // a repeated key keeps its first position, as in JavaScript
+					fields[i].value, replaced = v, true
+				}
+			}
+			if !replaced {
+				fields = append(fields, field{key, v})
+			}
+		}
+	}
+	set := func(key string, v any) {
+		raw, _ := json.Marshal(v)
+		for i := range fields {
+			if fields[i].key == key {
+				fields[i].value = raw
+				return
+			}
+		}
+		fields = append(fields, field{key, raw})
+	}
+	set("type", "user_message")
+	set("timestamp", now.UTC().Format(http.TimeFormat))
+	var out bytes.Buffer
+	out.WriteByte('{')
+	for i, f := range fields {
+		if i > 0 {
+			out.WriteByte(',')
+		}
+		k, _ := json.Marshal(f.key)
+		out.Write(k)
+		out.WriteByte(':')
+		out.Write(f.value)
+	}
+	out.WriteByte('}')
+	return out.Bytes(), nil
+}
