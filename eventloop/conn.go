@@ -52,6 +52,11 @@ type conn struct {
 	inSync   bool // in modeClosing: the frame stream can still be parsed
 	lastNeed int  // bytes the next WebSocket frame needs, when known (to skip parsing until they are there)
 
+	// Broadcasts: the event loop the connection belongs to, and the frames staged for its next writev.
+	loop      *loopState
+	staged    [][]byte
+	stagedOwn []*bytebufferpool.ByteBuffer // session buffers among staged, returned to the pool after the write
+
 	// flushQueued is guarded by the mutex of the session the conn serves.
 	flushQueued bool
 }
@@ -96,6 +101,10 @@ func (c *conn) flush() {
 	case modeWebSocket:
 		if c.sess == nil {
 			return
+		}
+		if c.loop.pending() {
+			// Broadcasts queued earlier must not be overtaken by what the session queued after them.
+			_ = c.loop.Run(context.Background())
 		}
 		s := c.sess
 		out, closeAfter := s.takeWS(c)

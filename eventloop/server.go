@@ -87,6 +87,9 @@ type Server struct {
 	metrics   Metrics
 	requests  sync.Pool // *http1.Request, one per request being parsed
 
+	loopsMu sync.Mutex
+	loops   map[gnet.EventLoop]*loopState
+
 	mu      sync.Mutex
 	eng     gnet.Engine
 	addr    net.Addr
@@ -102,6 +105,7 @@ func New(cfg Config) *Server {
 		cfg:    cfg,
 		limits: http1.Limits{MaxHeaderBytes: cfg.MaxHeaderBytes, MaxHeaders: 100},
 		ready:  make(chan struct{}),
+		loops:  make(map[gnet.EventLoop]*loopState),
 	}
 	s.requests.New = func() any { return new(http1.Request) }
 	s.wheel = wheel.New(cfg.TimerResolution, 1024)
@@ -245,7 +249,7 @@ func listenerAddr(eng gnet.Engine) (net.Addr, error) {
 
 // OnOpen attaches the connection state. It is part of gnet.EventHandler.
 func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
-	c := &conn{srv: s, gc: gc}
+	c := &conn{srv: s, gc: gc, loop: s.loopFor(gc.EventLoop())}
 	c.timer.Init(s.wheel, c.onTimer)
 	gc.SetContext(c)
 	s.metrics.Connections.Add(1)

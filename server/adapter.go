@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/bytebufferpool"
 
 	"github.com/fastio/fastio/codec/sio"
+	"github.com/fastio/fastio/eventloop"
 	"github.com/fastio/fastio/rooms"
 )
 
@@ -173,51 +174,119 @@ func (a *MemoryAdapter) Broadcast(p *OutPacket, opts BroadcastOptions) error {
 }
 
 func (a *MemoryAdapter) send(event string, id int64, args []any, opts BroadcastOptions, each func(*Socket)) error {
-	enc := getEncoder()
-	defer putEncoder(enc)
-	b := bytebufferpool.Get()
-	defer bytebufferpool.Put(b)
-	out, err := enc.AppendEvent(b.B, a.nsp.name, id, event, args)
+	frame, err := encodeFrame(a.nsp.name, id, event, args)
 	if err != nil {
 		return err
 	}
-	b.B = out
-	for _, s := range a.Targets(opts) {
-		if opts.Flags.Volatile && s.client.sess.Closed() {
-			continue
-		}
+	defer frame.Release()
+	fan := a.nsp.server.engine.NewFanout(frame, opts.Flags.Volatile)
+	var notify []*Socket
+	a.forEachTarget(opts, func(s *Socket) {
 		if each != nil {
 			each(s)
 		}
+		if s.hasOutgoing.Load() {
+			notify = append(notify, s)
+		}
+		fan.Add(s.client.sess)
+	})
+	fan.Flush()
+	for _, s := range notify {
 		s.notifyOutgoing(event, args)
-		_ = s.client.write(b.B, enc.Attachments)
 	}
 	return nil
 }
 
-// BroadcastWithAck sends the event with one acknowledgement id registered on every selected socket.
-func (a *MemoryAdapter) BroadcastWithAck(p *OutPacket, opts BroadcastOptions, onCount func(int), onAck func(*Args)) error {
-	targets := a.Targets(opts)
+// encodeFrame encodes an event once, as the ready-to-write frames of its packet and attachments.
+func encodeFrame(nsp string, id int64, event string, args []any) (*eventloop.Frame, error) {
 	enc := getEncoder()
 	defer putEncoder(enc)
 	b := bytebufferpool.Get()
 	defer bytebufferpool.Put(b)
+	out, err := enc.AppendEvent(b.B, nsp, id, event, args)
+	if err != nil {
+		return nil, err
+	}
+	b.B = out
+	var stack [4]eventloop.Packet
+	packets := append(stack[:0], eventloop.Packet{Data: b.B})
+	for _, att := range enc.Attachments {
+		packets = append(packets, eventloop.Packet{Data: att, Binary: true})
+	}
+	return eventloop.NewFrame(packets...), nil
+}
+
+// forEachTarget calls fn for each local socket a broadcast with opts reaches, without building the list: a
+// broadcast to a large room costs a walk of the room. fn runs under the room's read lock: it must not join or
+// leave rooms, nor call application code.
+func (a *MemoryAdapter) forEachTarget(opts BroadcastOptions, fn func(*Socket)) {
+	excluded := a.exceptSet(opts.Except)
+	switch len(opts.Rooms) {
+	case 0:
+		a.nsp.mu.RLock()
+		defer a.nsp.mu.RUnlock()
+		for id, s := range a.nsp.sockets {
+			if !excluded(id) {
+				fn(s)
+			}
+		}
+	case 1:
+		a.rooms.Each(opts.Rooms[0], func(id string, s *Socket) bool {
+			if s != nil && !excluded(id) {
+				fn(s)
+			}
+			return true
+		})
+	default:
+		seen := make(map[string]struct{})
+		for _, room := range opts.Rooms {
+			a.rooms.Each(room, func(id string, s *Socket) bool {
+				if _, dup := seen[id]; !dup && s != nil && !excluded(id) {
+					seen[id] = struct{}{}
+					fn(s)
+				}
+				return true
+			})
+		}
+	}
+}
+
+// exceptSet returns a membership test for the sockets in any of rooms.
+func (a *MemoryAdapter) exceptSet(rooms []string) func(id string) bool {
+	if len(rooms) == 0 {
+		return func(string) bool { return false }
+	}
+	var ids []string
+	for _, r := range rooms {
+		a.rooms.Each(r, func(id string, _ *Socket) bool {
+			ids = append(ids, id)
+			return true
+		})
+	}
+	if len(ids) <= 8 {
+		return func(id string) bool { return slices.Contains(ids, id) }
+	}
+	set := make(map[string]struct{}, len(ids))
+	for _, id := range ids {
+		set[id] = struct{}{}
+	}
+	return func(id string) bool { _, ok := set[id]; return ok }
+}
+
+// BroadcastWithAck sends the event once, with one acknowledgement id registered on every selected socket.
+func (a *MemoryAdapter) BroadcastWithAck(p *OutPacket, opts BroadcastOptions, onCount func(int), onAck func(*Args)) error {
+	id := a.nsp.nextAckID()
 	count := 0
-	for _, s := range targets {
-		id := s.registerAck(func(err error, args *Args) {
+	err := a.send(p.Event, id, p.Args, opts, func(s *Socket) {
+		s.registerAckID(id, func(err error, args *Args) {
 			if err == nil {
 				onAck(args)
 			}
 		}, 0)
-		out, err := enc.AppendEvent(b.B[:0], a.nsp.name, id, p.Event, p.Args)
-		if err != nil {
-			return err
-		}
-		b.B = out
-		s.notifyOutgoing(p.Event, p.Args)
-		if s.client.write(b.B, enc.Attachments) == nil {
-			count++
-		}
+		count++
+	})
+	if err != nil {
+		return err
 	}
 	onCount(count)
 	return nil

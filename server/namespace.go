@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -28,6 +29,8 @@ type Namespace struct {
 	parent  *ParentNamespace
 	adapter Adapter
 
+	ackIDs atomic.Int64 // acknowledgement ids, shared by the namespace's sockets as in the Node.js server
+
 	mu           sync.RWMutex
 	sockets      map[string]*Socket
 	middlewares  []Middleware
@@ -40,6 +43,8 @@ func newNamespace(s *Server, name string, parent *ParentNamespace) *Namespace {
 	ns.adapter = s.opts.Adapter(ns)
 	return ns
 }
+
+func (ns *Namespace) nextAckID() int64 { return ns.ackIDs.Add(1) - 1 }
 
 // Name returns the namespace's name, like "/" or "/chat".
 func (ns *Namespace) Name() string { return ns.name }

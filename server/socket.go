@@ -139,9 +139,9 @@ type Socket struct {
 	disconnected  []func(reason string)
 	errorHandlers []func(error)
 	acks          map[int64]*pendingAck
-	nextAck       int64
-	missed        [][]any  // packets to replay after a recovery
-	restoredRooms []string // rooms to rejoin after a recovery
+	hasOutgoing   atomic.Bool // an OnAnyOutgoing handler exists: broadcasts check it without the lock
+	missed        [][]any     // packets to replay after a recovery
+	restoredRooms []string    // rooms to rejoin after a recovery
 }
 
 func (ns *Namespace) newSocket(c *client, auth RawJSON) *Socket {
@@ -233,6 +233,7 @@ func (s *Socket) OnAny(fn func(*Event)) {
 func (s *Socket) OnAnyOutgoing(fn func(event string, args []any)) {
 	s.mu.Lock()
 	s.anyOutgoing = append(s.anyOutgoing, fn)
+	s.hasOutgoing.Store(true)
 	s.mu.Unlock()
 }
 
@@ -437,12 +438,17 @@ func (s *Socket) notifyOutgoing(event string, args []any) {
 	}
 }
 
-// registerAck stores an acknowledgement callback and returns its id.
+// registerAck stores an acknowledgement callback under a new id of the namespace, and returns the id.
 func (s *Socket) registerAck(fn AckFunc, timeout time.Duration) int64 {
+	id := s.nsp.nextAckID()
+	s.registerAckID(id, fn, timeout)
+	return id
+}
+
+// registerAckID stores an acknowledgement callback under id.
+func (s *Socket) registerAckID(id int64, fn AckFunc, timeout time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	id := s.nextAck
-	s.nextAck++
 	if s.acks == nil {
 		s.acks = make(map[int64]*pendingAck)
 	}
@@ -457,7 +463,6 @@ func (s *Socket) registerAck(fn AckFunc, timeout time.Duration) int64 {
 		p.timer.Reset(timeout)
 	}
 	s.acks[id] = p
-	return id
 }
 
 func (s *Socket) takeAck(id int64) *pendingAck {
