@@ -166,26 +166,24 @@ func (c *conn) stage(b *fanBatch, ls *loopState) {
 		s.mu.Unlock()
 		return // the client is not keeping up: a volatile packet is dropped
 	}
+	if len(c.staged) == 0 {
+		ls.dirty = append(ls.dirty, c)
+	}
 	if s.wsOut != nil && len(s.wsOut.B) > 0 {
 		c.stagedOwn = append(c.stagedOwn, s.wsOut)
 		c.staged = append(c.staged, s.wsOut.B)
 		s.wsOut = nil
 	}
 	s.mu.Unlock()
-	if len(c.staged) == 0 {
-		ls.dirty = append(ls.dirty, c)
-	}
 	c.staged = append(c.staged, b.frame.buf.B)
 }
 
 // writeStaged writes the staged frames in as few writev calls as the kernel allows.
 func (c *conn) writeStaged() {
-	for len(c.staged) > 0 && !c.closed {
-		n := min(len(c.staged), maxIovecs)
-		_, _ = c.gc.Writev(c.staged[:n])
-		clear(c.staged[:n])
-		c.staged = c.staged[n:]
+	for off := 0; off < len(c.staged) && !c.closed; off += maxIovecs {
+		_, _ = c.gc.Writev(c.staged[off:min(off+maxIovecs, len(c.staged))])
 	}
+	clear(c.staged)
 	c.staged = c.staged[:0]
 	if cap(c.staged) > 64 {
 		c.staged = nil // a burst is over: an idle connection keeps no large slice
