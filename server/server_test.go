@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"sort"
 	"strconv"
@@ -420,3 +421,28 @@ func contains(list []string, s string) bool {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// The seed's first example, on the wire as socket.io-client 4 writes and reads it.
+func TestSeedHelloExample(t *testing.T) {
+	got := make(chan string, 1)
+	_, addr := startIO(t, Options{}, func(io *Server) {
+		io.OnConnection(func(socket *Socket) {
+			_ = socket.Emit("hello from server", 1, "2", map[string]any{"3": []byte{4}})
+			socket.On("hello from client", func(e *Event) {
+				n, _ := e.Args.Int(0)
+				s, _ := e.Args.String(1)
+				v, _ := e.Args.Value(2)
+				got <- fmt.Sprint(n, " ", s, " ", v)
+			})
+		})
+	})
+	c := dial(t, addr)
+	c.connect("/", "")
+	expect(t, c, `51-["hello from server",1,"2",{"3":{"_placeholder":true,"num":0}}]`)
+	expect(t, c, "<bin>\x04")
+	c.send(`451-["hello from client",5,"6",{"7":{"_placeholder":true,"num":0}}]`)
+	c.sendBinary([]byte{8})
+	if v := <-got; v != "5 6 map[7:[8]]" {
+		t.Fatalf("handler saw %q", v)
+	}
+}
