@@ -7,6 +7,7 @@ package rooms
 
 import (
 	"hash/maphash"
+	"slices"
 	"sync"
 )
 
@@ -25,9 +26,10 @@ type roomShard[K comparable, V any] struct {
 	rooms map[string]map[K]V
 }
 
+// memberShard maps members to their rooms. A member is in few rooms, so a slice costs less memory than a set.
 type memberShard[K comparable] struct {
 	mu      sync.Mutex
-	members map[K]map[string]struct{}
+	members map[K][]string
 }
 
 // New returns an empty index.
@@ -35,7 +37,7 @@ func New[K comparable, V any]() *Index[K, V] {
 	ix := &Index[K, V]{seed: maphash.MakeSeed()}
 	for i := range ix.rooms {
 		ix.rooms[i].rooms = make(map[string]map[K]V)
-		ix.members[i].members = make(map[K]map[string]struct{})
+		ix.members[i].members = make(map[K][]string)
 	}
 	return ix
 }
@@ -52,14 +54,13 @@ func (ix *Index[K, V]) memberShard(k K) *memberShard[K] {
 func (ix *Index[K, V]) Join(k K, v V, rooms ...string) {
 	ms := ix.memberShard(k)
 	ms.mu.Lock()
-	set := ms.members[k]
-	if set == nil {
-		set = make(map[string]struct{}, len(rooms))
-		ms.members[k] = set
-	}
+	list := ms.members[k]
 	for _, r := range rooms {
-		set[r] = struct{}{}
+		if !slices.Contains(list, r) {
+			list = append(list, r)
+		}
 	}
+	ms.members[k] = list
 	ms.mu.Unlock()
 	for _, r := range rooms {
 		rs := ix.roomShard(r)
@@ -78,10 +79,12 @@ func (ix *Index[K, V]) Join(k K, v V, rooms ...string) {
 func (ix *Index[K, V]) Leave(k K, room string) {
 	ms := ix.memberShard(k)
 	ms.mu.Lock()
-	if set := ms.members[k]; set != nil {
-		delete(set, room)
-		if len(set) == 0 {
+	if list, ok := ms.members[k]; ok {
+		list = slices.DeleteFunc(list, func(r string) bool { return r == room })
+		if len(list) == 0 {
 			delete(ms.members, k)
+		} else {
+			ms.members[k] = list
 		}
 	}
 	ms.mu.Unlock()
@@ -92,13 +95,11 @@ func (ix *Index[K, V]) Leave(k K, room string) {
 func (ix *Index[K, V]) LeaveAll(k K) []string {
 	ms := ix.memberShard(k)
 	ms.mu.Lock()
-	set := ms.members[k]
+	left := ms.members[k]
 	delete(ms.members, k)
 	ms.mu.Unlock()
-	left := make([]string, 0, len(set))
-	for r := range set {
+	for _, r := range left {
 		ix.removeFromRoom(k, r)
-		left = append(left, r)
 	}
 	return left
 }
@@ -120,12 +121,7 @@ func (ix *Index[K, V]) RoomsOf(k K) []string {
 	ms := ix.memberShard(k)
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
-	set := ms.members[k]
-	out := make([]string, 0, len(set))
-	for r := range set {
-		out = append(out, r)
-	}
-	return out
+	return slices.Clone(ms.members[k])
 }
 
 // In reports whether member k is in room.

@@ -102,10 +102,14 @@ func NewMemoryAdapter(nsp *Namespace) Adapter {
 	return a
 }
 
-// AddAll adds a local socket to rooms.
+// AddAll adds a local socket to rooms. A socket's own room (its id) is not stored: the namespace's socket table
+// already answers for it, which saves an idle socket a room of its own.
 func (a *MemoryAdapter) AddAll(id string, rooms []string) {
 	s := a.nsp.Socket(id)
-	a.rooms.Join(id, s, rooms...)
+	rooms = slices.DeleteFunc(slices.Clone(rooms), func(r string) bool { return r == id })
+	if len(rooms) > 0 {
+		a.rooms.Join(id, s, rooms...)
+	}
 }
 
 // Del removes a local socket from a room.
@@ -114,47 +118,40 @@ func (a *MemoryAdapter) Del(id, room string) { a.rooms.Leave(id, room) }
 // DelAll removes a local socket from all its rooms.
 func (a *MemoryAdapter) DelAll(id string) { a.rooms.LeaveAll(id) }
 
-// SocketRooms returns the rooms of a local socket.
-func (a *MemoryAdapter) SocketRooms(id string) []string { return a.rooms.RoomsOf(id) }
+// SocketRooms returns the rooms of a local socket, its own room first.
+func (a *MemoryAdapter) SocketRooms(id string) []string {
+	if a.nsp.Socket(id) == nil {
+		return nil
+	}
+	return append([]string{id}, a.rooms.RoomsOf(id)...)
+}
 
-// Rooms returns the local rooms.
-func (a *MemoryAdapter) Rooms() []string { return a.rooms.AllRooms() }
+// Rooms returns the local rooms, the sockets' own rooms included.
+func (a *MemoryAdapter) Rooms() []string {
+	rooms := a.rooms.AllRooms()
+	for _, s := range a.nsp.Sockets() {
+		rooms = append(rooms, s.id)
+	}
+	return rooms
+}
+
+// eachInRoom calls fn for the local members of room: the socket whose own room it is, then the index's members.
+func (a *MemoryAdapter) eachInRoom(room string, fn func(id string, s *Socket)) {
+	if s := a.nsp.Socket(room); s != nil {
+		fn(room, s)
+	}
+	a.rooms.Each(room, func(id string, s *Socket) bool {
+		if s != nil {
+			fn(id, s)
+		}
+		return true
+	})
+}
 
 // Targets returns the local sockets a broadcast with opts reaches.
 func (a *MemoryAdapter) Targets(opts BroadcastOptions) []*Socket {
-	excluded := func(s *Socket) bool {
-		for _, r := range opts.Except {
-			if a.rooms.In(s.id, r) {
-				return true
-			}
-		}
-		return false
-	}
 	var out []*Socket
-	if len(opts.Rooms) == 0 {
-		for _, s := range a.nsp.Sockets() {
-			if !excluded(s) {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	seen := make(map[string]struct{})
-	for _, room := range opts.Rooms {
-		var members []*Socket
-		a.rooms.Each(room, func(id string, s *Socket) bool {
-			if _, dup := seen[id]; !dup {
-				seen[id] = struct{}{}
-				members = append(members, s)
-			}
-			return true
-		})
-		for _, s := range members {
-			if s != nil && !excluded(s) {
-				out = append(out, s)
-			}
-		}
-	}
+	a.forEachTarget(opts, func(s *Socket) { out = append(out, s) })
 	return out
 }
 
@@ -231,21 +228,19 @@ func (a *MemoryAdapter) forEachTarget(opts BroadcastOptions, fn func(*Socket)) {
 			}
 		}
 	case 1:
-		a.rooms.Each(opts.Rooms[0], func(id string, s *Socket) bool {
-			if s != nil && !excluded(id) {
+		a.eachInRoom(opts.Rooms[0], func(id string, s *Socket) {
+			if !excluded(id) {
 				fn(s)
 			}
-			return true
 		})
 	default:
 		seen := make(map[string]struct{})
 		for _, room := range opts.Rooms {
-			a.rooms.Each(room, func(id string, s *Socket) bool {
-				if _, dup := seen[id]; !dup && s != nil && !excluded(id) {
+			a.eachInRoom(room, func(id string, s *Socket) {
+				if _, dup := seen[id]; !dup && !excluded(id) {
 					seen[id] = struct{}{}
 					fn(s)
 				}
-				return true
 			})
 		}
 	}
@@ -258,10 +253,7 @@ func (a *MemoryAdapter) exceptSet(rooms []string) func(id string) bool {
 	}
 	var ids []string
 	for _, r := range rooms {
-		a.rooms.Each(r, func(id string, _ *Socket) bool {
-			ids = append(ids, id)
-			return true
-		})
+		a.eachInRoom(r, func(id string, _ *Socket) { ids = append(ids, id) })
 	}
 	if len(ids) <= 8 {
 		return func(id string) bool { return slices.Contains(ids, id) }

@@ -42,9 +42,8 @@ type client struct {
 	sess *eventloop.Session
 
 	mu          sync.Mutex         // guards the fields below
-	sockets     map[string]*Socket // by namespace name
-	order       []*Socket          // the same sockets, in the order they connected
-	connecting  map[string]bool    // namespaces whose CONNECT is being handled
+	sockets     []*Socket // connected sockets, in the order they connected (one per namespace; usually one)
+	connecting  []string  // namespaces whose CONNECT is being handled
 	reasm       sio.Reassembler
 	closeReason string // set when the server closes the session itself
 	closed      bool
@@ -54,7 +53,7 @@ type client struct {
 }
 
 func newClient(s *Server, sess *eventloop.Session) *client {
-	c := &client{srv: s, sess: sess, sockets: make(map[string]*Socket), connecting: make(map[string]bool)}
+	c := &client{srv: s, sess: sess}
 	c.tasks.onPanic = func(v any) { s.log.Error("socket.io handler panicked", "sid", sess.ID(), "panic", v) }
 	c.connectTimer.Init(s.engine.Timers(), c.onConnectTimeout)
 	c.connectTimer.Reset(s.opts.ConnectTimeout)
@@ -126,10 +125,10 @@ func (c *client) protocolError() {
 func (c *client) route(p sio.Packet, att [][]byte, mustCopy bool) {
 	nsp := string(p.Namespace)
 	c.mu.Lock()
-	socket := c.sockets[nsp]
-	connecting := c.connecting[nsp]
+	socket := c.socketLocked(nsp)
+	connecting := slices.Contains(c.connecting, nsp)
 	if socket == nil && p.Type == sio.Connect && !connecting {
-		c.connecting[nsp] = true
+		c.connecting = append(c.connecting, nsp)
 	}
 	c.mu.Unlock()
 	switch {
@@ -155,7 +154,7 @@ func (c *client) route(p sio.Packet, att [][]byte, mustCopy bool) {
 func (c *client) connect(name string, auth RawJSON) {
 	defer func() {
 		c.mu.Lock()
-		delete(c.connecting, name)
+		c.connecting = slices.DeleteFunc(c.connecting, func(n string) bool { return n == name })
 		c.mu.Unlock()
 	}()
 	ns := c.srv.lookup(name, auth)
@@ -184,19 +183,15 @@ func (c *client) attach(s *Socket) bool {
 	if c.closed {
 		return false
 	}
-	c.sockets[s.nsp.name] = s
-	c.order = append(c.order, s)
+	c.sockets = append(c.sockets, s)
 	c.connectTimer.Stop()
 	return true
 }
 
 func (c *client) detach(s *Socket) {
 	c.mu.Lock()
-	if c.sockets[s.nsp.name] == s {
-		delete(c.sockets, s.nsp.name)
-	}
-	if i := slices.Index(c.order, s); i >= 0 {
-		c.order = slices.Delete(c.order, i, i+1)
+	if i := slices.Index(c.sockets, s); i >= 0 {
+		c.sockets = slices.Delete(c.sockets, i, i+1)
 	}
 	c.mu.Unlock()
 }
@@ -218,11 +213,21 @@ func (c *client) onEngineClose(reason string) {
 	})
 }
 
+// socketLocked returns the client's socket in namespace nsp, or nil. c.mu must be held.
+func (c *client) socketLocked(nsp string) *Socket {
+	for _, s := range c.sockets {
+		if s.nsp.name == nsp {
+			return s
+		}
+	}
+	return nil
+}
+
 // connected returns the client's sockets in the order they connected.
 func (c *client) connected() []*Socket {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return slices.Clone(c.order)
+	return slices.Clone(c.sockets)
 }
 
 // write sends an encoded packet and its attachments as one batch.

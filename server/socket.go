@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,25 +43,31 @@ func reservedEvent(name string) bool {
 // Passed as the last argument of Emit, it asks the client for an acknowledgement.
 type AckFunc func(err error, args *Args)
 
-// Handshake describes how a socket connected.
+// Handshake describes how a socket connected. Headers and query are parsed from the request on first use, so
+// that an idle socket keeps only the raw request head.
 type Handshake struct {
-	// Headers of the request that opened the Engine.IO session.
-	Headers http.Header
 	// Time the session was opened.
 	Time time.Time
 	// Address is the client's IP address.
 	Address string
-	// XDomain reports whether the request carried an Origin header.
-	XDomain bool
 	// Secure reports whether the connection used TLS.
 	Secure bool
 	// URL is the request target of the first request.
 	URL string
-	// Query is the query string of the first request.
-	Query url.Values
 	// Auth is the JSON payload of the CONNECT packet ({} when the client sent none).
 	Auth RawJSON
+
+	req *eventloop.Request
 }
+
+// Headers returns the headers of the request that opened the Engine.IO session. Do not modify the map.
+func (h *Handshake) Headers() http.Header { return h.req.Header() }
+
+// Query returns the query string of that request. Do not modify the map.
+func (h *Handshake) Query() url.Values { return h.req.Query() }
+
+// XDomain reports whether the request carried an Origin header.
+func (h *Handshake) XDomain() bool { return h.req.Header().Get("Origin") != "" }
 
 // DecodeAuth decodes the auth payload into v.
 func (h *Handshake) DecodeAuth(v any) error { return sonic.Unmarshal(h.Auth, v) }
@@ -70,17 +77,7 @@ func newHandshake(req *eventloop.Request, auth RawJSON) *Handshake {
 	if host, _, err := net.SplitHostPort(addr); err == nil {
 		addr = host
 	}
-	h := req.Header()
-	return &Handshake{
-		Headers: h,
-		Time:    req.Time,
-		Address: addr,
-		XDomain: h.Get("Origin") != "",
-		Secure:  req.Secure,
-		URL:     req.URL,
-		Query:   req.Query(),
-		Auth:    auth,
-	}
+	return &Handshake{Time: req.Time, Address: addr, Secure: req.Secure, URL: req.URL, Auth: auth, req: req}
 }
 
 // Event is one event received from a client.
@@ -114,6 +111,45 @@ type handler struct {
 	once bool
 }
 
+// handlerTable maps event names to handlers. A socket has a handful of events, so a slice searched in order
+// costs less memory than a map (an idle socket should be small) and no more time.
+type handlerTable []eventHandlers
+
+type eventHandlers struct {
+	name string
+	list []handler
+}
+
+func (t *handlerTable) add(name string, h handler) {
+	for i := range *t {
+		if (*t)[i].name == name {
+			(*t)[i].list = append((*t)[i].list, h)
+			return
+		}
+	}
+	*t = append(*t, eventHandlers{name: name, list: []handler{h}})
+}
+
+func (t *handlerTable) remove(name string) {
+	*t = slices.DeleteFunc(*t, func(e eventHandlers) bool { return e.name == name })
+}
+
+// take returns the handlers of name, dropping the once handlers from the table.
+func (t *handlerTable) take(name string) []handler {
+	for i := range *t {
+		e := &(*t)[i]
+		if e.name != name {
+			continue
+		}
+		list := e.list
+		if slices.ContainsFunc(list, func(h handler) bool { return h.once }) {
+			e.list = slices.DeleteFunc(slices.Clone(list), func(h handler) bool { return h.once })
+		}
+		return list
+	}
+	return nil
+}
+
 type pendingAck struct {
 	fn    AckFunc
 	timer *wheel.Timer
@@ -131,7 +167,7 @@ type Socket struct {
 	mu            sync.Mutex // guards the fields below
 	connected     bool
 	data          any
-	handlers      map[string][]handler
+	handlers      handlerTable
 	anyHandlers   []func(*Event)
 	anyOutgoing   []func(event string, args []any)
 	middlewares   []func(*Event) error
@@ -145,7 +181,7 @@ type Socket struct {
 }
 
 func (ns *Namespace) newSocket(c *client, auth RawJSON) *Socket {
-	s := &Socket{nsp: ns, client: c, handshake: newHandshake(c.sess.Request(), auth), handlers: make(map[string][]handler)}
+	s := &Socket{nsp: ns, client: c, handshake: newHandshake(c.sess.Request(), auth)}
 	if ns.server.opts.ConnectionStateRecovery != nil {
 		var a struct {
 			PID    string `json:"pid"`
@@ -204,21 +240,21 @@ func (s *Socket) SetData(v any) {
 // On registers a handler for an event.
 func (s *Socket) On(event string, fn func(*Event)) {
 	s.mu.Lock()
-	s.handlers[event] = append(s.handlers[event], handler{fn: fn})
+	s.handlers.add(event, handler{fn: fn})
 	s.mu.Unlock()
 }
 
 // Once registers a handler called for the next occurrence of an event only.
 func (s *Socket) Once(event string, fn func(*Event)) {
 	s.mu.Lock()
-	s.handlers[event] = append(s.handlers[event], handler{fn: fn, once: true})
+	s.handlers.add(event, handler{fn: fn, once: true})
 	s.mu.Unlock()
 }
 
 // Off removes every handler of an event.
 func (s *Socket) Off(event string) {
 	s.mu.Lock()
-	delete(s.handlers, event)
+	s.handlers.remove(event)
 	s.mu.Unlock()
 }
 
@@ -547,18 +583,7 @@ func (s *Socket) dispatch(e *Event) {
 		s.mu.Unlock()
 		return
 	}
-	list := s.handlers[e.Name]
-	if len(list) > 0 {
-		kept := list[:0:0]
-		for _, h := range list {
-			if !h.once {
-				kept = append(kept, h)
-			}
-		}
-		if len(kept) != len(list) {
-			s.handlers[e.Name] = kept
-		}
-	}
+	list := s.handlers.take(e.Name)
 	s.mu.Unlock()
 	for _, h := range list {
 		h.fn(e)
