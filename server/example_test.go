@@ -4,9 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	stdio "io"
 	"log"
+	"log/slog"
 	"sync/atomic"
 	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
 
 	"github.com/fastio/fastio/server"
 )
@@ -95,3 +100,51 @@ func ExampleBroadcastOperator_EmitWithAck() {
 	responses, err := io.To("room1").Except("room2").Timeout(time.Second).EmitWithAck(context.Background(), "poll")
 	log.Println(len(responses), "answers", err)
 }
+
+// A complete round trip on a real connection: a server on a free port, and a minimal client speaking
+// Engine.IO and Socket.IO over WebSocket by hand (a real application uses socket.io-client).
+func ExampleSocket_On() {
+	io, err := server.New(server.Options{Addr: "127.0.0.1:0", Logger: quietLogger()})
+	if err != nil {
+		log.Fatal(err)
+	}
+	io.OnConnection(func(socket *server.Socket) {
+		socket.On("add", func(e *server.Event) {
+			a, _ := e.Args.Int(0)
+			b, _ := e.Args.Int(1)
+			_ = e.Ack(a + b)
+		})
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = io.Serve(ctx) }()
+	<-io.Engine().Ready()
+
+	conn, br, _, err := ws.Dial(ctx, "ws://"+io.Engine().Addr().String()+"/socket.io/?EIO=4&transport=websocket")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer conn.Close()
+	var in stdio.Reader = conn
+	if br != nil { // bytes that arrived with the handshake answer
+		in = stdio.MultiReader(br, conn)
+	}
+	read := func() string {
+		msg, err := wsutil.ReadServerText(struct {
+			stdio.Reader
+			stdio.Writer
+		}{in, conn})
+		if err != nil {
+			log.Fatal(err)
+		}
+		return string(msg)
+	}
+	read()                                                      // the Engine.IO open packet
+	_ = wsutil.WriteClientText(conn, []byte("40"))              // CONNECT to "/"
+	read()                                                      // 40{"sid":"..."}
+	_ = wsutil.WriteClientText(conn, []byte(`421["add",40,2]`)) // EVENT "add" with ack id 1
+	fmt.Println(read())                                         // the ACK
+	// Output: 431[42]
+}
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(stdio.Discard, nil)) }
