@@ -41,9 +41,9 @@ type client struct {
 	srv  *Server
 	sess *eventloop.Session
 
-	mu          sync.Mutex         // guards the fields below
-	sockets     []*Socket // connected sockets, in the order they connected (one per namespace; usually one)
-	connecting  []string  // namespaces whose CONNECT is being handled
+	mu          sync.Mutex // guards the fields below
+	sockets     []*Socket  // connected sockets, in the order they connected (one per namespace; usually one)
+	connecting  []string   // namespaces whose CONNECT is being handled
 	reasm       sio.Reassembler
 	closeReason string // set when the server closes the session itself
 	closed      bool
