@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { Socket } from "engine.io-client";
 import WebSocket from "ws";
 import { startServer, startServers } from "./lib/server.js";
-import { bytes, collect, once, sleep, text, withTimeout } from "./lib/util.js";
+import { bytes, collect, once, sleep, text, waitUntil } from "./lib/util.js";
 
 const PATH = "/engine.io/";
 const PING_INTERVAL = 300;
@@ -181,13 +181,7 @@ test("polling + upgrade: switches to websocket, messages before/during/after arr
   assert.equal(transport.name, "websocket");
   assert.equal(socket.transport.name, "websocket");
   for (let i = 0; i < 10; i++) send(`after-${i}`);
-  await withTimeout(
-    (async () => {
-      while (received.length < sent.length) await sleep(10);
-    })(),
-    WAIT,
-    "all echoes",
-  );
+  await waitUntil(() => received.length >= sent.length, WAIT, "all echoes");
   await sleep(100); // nothing extra may arrive
   assert.equal(sent.length, 30);
   assert.deepEqual(received, sent);
@@ -433,4 +427,55 @@ test("flags: --max-payload, --ping-interval and --ping-timeout are honoured", T,
   assert.equal(big.status, 413);
   const small = await post(polled.sid, "4" + "z".repeat(999), srv);
   assert.equal(small.status, 200);
+});
+
+// -------------------------------------------------------------------- http
+
+for (const path of [PATH, "/socket.io/"]) {
+  test(`CORS on ${path}: any origin, on preflight and normal requests`, T, async () => {
+    const origin = "http://example.test:8080";
+    const allowed = (res) => {
+      const v = res.headers.get("access-control-allow-origin");
+      assert.ok(v === "*" || v === origin, `Access-Control-Allow-Origin: ${v}`);
+    };
+    const pre = await fetch(`${relaxed.url}${path}?EIO=4&transport=polling`, {
+      method: "OPTIONS",
+      headers: { Origin: origin, "Access-Control-Request-Method": "POST" },
+    });
+    assert.ok(pre.status === 200 || pre.status === 204, `preflight status ${pre.status}`);
+    allowed(pre);
+    await pre.arrayBuffer();
+    const hs = await fetch(`${relaxed.url}${path}?EIO=4&transport=polling`, { headers: { Origin: origin } });
+    assert.equal(hs.status, 200);
+    allowed(hs);
+    const sid = JSON.parse((await hs.text()).slice(1)).sid;
+    const res = await fetch(`${relaxed.url}${path}?EIO=4&transport=polling&sid=${sid}`, {
+      method: "POST",
+      headers: { Origin: origin, "Content-Type": "text/plain;charset=UTF-8" },
+      body: path === PATH ? "4cors" : "40",
+    });
+    assert.equal(res.status, 200);
+    allowed(res);
+    assert.equal(await res.text(), "ok");
+  });
+}
+
+test("polling GET with an unknown sid gets 400", T, async () => {
+  const res = await get("AAAAAAAAAAAAAAAAAAAA");
+  assert.equal(res.status, 400);
+  // the reference answers {"code":1,"message":"Session ID unknown"}
+  const body = await res.json();
+  assert.equal(body.code, 1);
+  assert.equal(body.message, "Session ID unknown");
+});
+
+test("polling session closed by the client (\"1\"): later GETs get 400", T, async () => {
+  const sid = await pollingHandshake();
+  const res = await post(sid, "1");
+  assert.equal(res.status, 200);
+  assert.equal(await res.text(), "ok");
+  await sleep(50);
+  const after = await get(sid);
+  assert.equal(after.status, 400);
+  await after.arrayBuffer();
 });

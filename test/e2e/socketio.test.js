@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { io, Manager } from "socket.io-client";
 import WebSocket from "ws";
 import { startServer, startServers } from "./lib/server.js";
-import { bytes, collect, once, sleep, text, withTimeout } from "./lib/util.js";
+import { bytes, once, sleep, text, waitUntil, withTimeout } from "./lib/util.js";
 
 const T = { timeout: 30_000 };
 // Generous waits: the machine may be loaded; a failing wait only costs time.
@@ -65,11 +65,16 @@ async function connect(nsp = "/", opts = {}, srv = server, ms = WAIT) {
 
 /** Emits with an ack callback and resolves with all the ack's arguments. */
 function emitAck(socket, event, ...args) {
+  let onDisconnect;
   return withTimeout(
-    new Promise((resolve) => socket.emit(event, ...args, (...res) => resolve(res))),
+    new Promise((resolve, reject) => {
+      onDisconnect = (reason) => reject(new Error(`disconnected (${reason}) while waiting for the ack of "${event}"`));
+      socket.once("disconnect", onDisconnect);
+      socket.emit(event, ...args, (...res) => resolve(res));
+    }),
     WAIT,
     `ack of "${event}"`,
-  );
+  ).finally(() => socket.off("disconnect", onDisconnect));
 }
 
 /** Emits `event` and resolves with all arguments of the next `reply` event. */
@@ -257,12 +262,10 @@ test("echo with an ack: the ack gets the arguments", T, async () => {
 
 test("echo without an ack: the server emits \"echo\" back", T, async () => {
   const { socket } = await connect("/");
-  let acked = false;
-  socket.on("echo-ack-unexpected", () => (acked = true));
   assert.deepEqual(await roundTrip(socket, "echo", "echo", 1, "a", { b: [2] }), [1, "a", { b: [2] }]);
   const bin = bytes(64, 10);
   assert.deepEqual(await roundTrip(socket, "echo", "echo", [bin]), [[bin]]);
-  assert.equal(acked, false);
+  assert.deepEqual(await roundTrip(socket, "echo", "echo"), []);
 });
 
 test("/custom has no \"echo\" handler: an acked echo times out", T, async () => {
@@ -307,7 +310,7 @@ test("server-ack not answered: \"server-ack-result\" is \"timeout\" after ~1 s",
   const elapsed = Date.now() - start;
   assert.deepEqual(pinged, ["no answer"]);
   assert.deepEqual(result, ["timeout"]);
-  assert.ok(elapsed >= 900 && elapsed < 3000, `timeout after ${elapsed} ms`);
+  assert.ok(elapsed >= 900 && elapsed < 2000, `timeout after ${elapsed} ms`);
 });
 
 test("server-ack answered late (after the timeout) still gives \"timeout\" only", T, async () => {
@@ -546,7 +549,7 @@ test("rooms: the auth.room membership is in place when \"auth\" arrives", T, asy
   await once(member, "auth", WAIT, ["connect_error"]);
   assert.deepEqual(await emitAck(sender, "echo", "sync"), ["sync"]);
   sender.emit("broadcast", "early", "early-bird");
-  await withTimeout((async () => { while (got.length === 0) await sleep(5); })(), WAIT, "broadcast");
+  await waitUntil(() => got.length > 0, WAIT, "broadcast");
   assert.deepEqual(got, [["early-bird"]]);
 });
 
@@ -574,6 +577,47 @@ for (const [name, opts] of Object.entries(TRANSPORTS)) {
     assert.equal(socket.connected, false);
   });
 }
+
+test("disconnect-me closes the whole connection: every namespace on it gets \"io server disconnect\"", T, async () => {
+  const manager = new Manager(server.url, { transports: ["websocket"], reconnectionDelay: 50 });
+  managers.add(manager);
+  const main = manager.socket("/");
+  const custom = manager.socket("/custom");
+  sockets.add(main);
+  sockets.add(custom);
+  await Promise.all([once(main, "auth", WAIT, ["connect_error"]), once(custom, "auth", WAIT, ["connect_error"])]);
+  const reasons = {};
+  main.on("disconnect", (r) => (reasons.main = r));
+  custom.on("disconnect", (r) => (reasons.custom = r));
+  let reconnects = 0;
+  manager.on("reconnect_attempt", () => reconnects++);
+  const engineClosed = once(manager.engine, "close", WAIT);
+  main.emit("disconnect-me");
+  await engineClosed;
+  await sleep(300);
+  assert.deepEqual(reasons, { main: "io server disconnect", custom: "io server disconnect" });
+  assert.equal(custom.connected, false);
+  assert.equal(custom.active, false);
+  assert.equal(reconnects, 0);
+});
+
+test("wire: disconnect-me sends DISCONNECT for each namespace, then closes the WebSocket", T, async () => {
+  const ws = rawWs(server);
+  await ws.next();
+  ws.send("40");
+  assert.match(await ws.next(), /^40\{"sid":/);
+  assert.equal(await ws.next(), '42["auth",{}]');
+  ws.send("40/custom,");
+  assert.match(await ws.next(), /^40\/custom,\{"sid":/);
+  assert.equal(await ws.next(), '42/custom,["auth",{}]');
+  const closed = once(ws, "close", WAIT);
+  ws.send('42["disconnect-me"]');
+  // one DISCONNECT per namespace, in the order they were joined
+  assert.equal(await ws.next(), "41");
+  assert.equal(await ws.next(), "41/custom,");
+  const [code] = await closed;
+  assert.equal(code, 1005); // closed without a status code
+});
 
 // ----------------------------------------------------------- reconnection
 

@@ -152,6 +152,12 @@ export async function startServer(extraArgs = [], opts = {}) {
     });
     handle.proc = child;
     live.add(child);
+    // Do not let the server keep the test process alive: if a test fails
+    // before its `after` hook stops the server, the process still exits and
+    // the "exit" handler kills the server.
+    child.unref();
+    child.stdout.unref?.();
+    child.stderr.unref?.();
     const collect = (chunk) => {
       out += chunk.toString();
       if (out.length > 64_000) out = out.slice(-32_000);

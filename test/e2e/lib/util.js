@@ -17,10 +17,10 @@ export function withTimeout(promise, ms, what = "operation") {
  * If `failOn` events fire first, rejects with their arguments.
  */
 export function once(emitter, event, ms = 10_000, failOn = []) {
+  const cleanups = [];
+  const done = () => cleanups.splice(0).forEach((fn) => fn());
   return withTimeout(
     new Promise((resolve, reject) => {
-      const cleanups = [];
-      const done = () => cleanups.forEach((fn) => fn());
       const onEvent = (...args) => {
         done();
         resolve(args);
@@ -44,7 +44,7 @@ export function once(emitter, event, ms = 10_000, failOn = []) {
     }),
     ms,
     `"${event}"`,
-  );
+  ).finally(done);
 }
 
 /**
@@ -101,4 +101,13 @@ export function text(n) {
     i = (i * 7 + 3) % 9973;
   }
   return s;
+}
+
+/** Polls `cond` every 5 ms until it is true; rejects after `ms`. */
+export async function waitUntil(cond, ms = 10_000, what = "condition") {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(5);
+  }
 }
