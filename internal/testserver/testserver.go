@@ -22,7 +22,9 @@ type Config struct {
 	MaxPayload     int
 	ConnectTimeout time.Duration
 	EventLoops     int
-	Logger         *slog.Logger
+	// Recovery turns connection state recovery on (not part of the contract: the recovery tests use it).
+	Recovery bool
+	Logger   *slog.Logger
 }
 
 // DefaultConfig returns the contract's defaults.
@@ -44,6 +46,7 @@ func (cfg *Config) Flags(fs *flag.FlagSet) {
 	fs.IntVar(&cfg.MaxPayload, "max-payload", cfg.MaxPayload, "largest polling body or WebSocket message, in bytes")
 	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", cfg.ConnectTimeout, "time a client has to send its Socket.IO CONNECT")
 	fs.IntVar(&cfg.EventLoops, "event-loops", cfg.EventLoops, "number of event loops (0: one per CPU)")
+	fs.BoolVar(&cfg.Recovery, "recovery", cfg.Recovery, "enable Socket.IO connection state recovery")
 }
 
 // Server is a configured test server, ready to Serve.
@@ -72,7 +75,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("testserver: mount /engine.io/: %w", err)
 	}
-	io, err := server.Attach(srv, server.Options{
+	opts := server.Options{
 		Path:           "/socket.io/",
 		PingInterval:   cfg.PingInterval,
 		PingTimeout:    cfg.PingTimeout,
@@ -80,7 +83,11 @@ func New(cfg Config) (*Server, error) {
 		ConnectTimeout: cfg.ConnectTimeout,
 		CORS:           &eventloop.CORS{Origins: []string{"*"}},
 		Logger:         cfg.Logger,
-	})
+	}
+	if cfg.Recovery {
+		opts.ConnectionStateRecovery = &server.RecoveryOptions{}
+	}
+	io, err := server.Attach(srv, opts)
 	if err != nil {
 		return nil, fmt.Errorf("testserver: %w", err)
 	}

@@ -68,6 +68,9 @@ export function parseArgs(argv) {
       case "--connect-timeout":
         opts.connectTimeout = parseDuration(next());
         break;
+      case "--recovery":
+        opts.recovery = true;
+        break;
       case "--redis":
         throw new Error("--redis is not supported by the reference server");
       default:
@@ -167,6 +170,7 @@ export function createReferenceServer(options) {
     serveClient: false,
     connectTimeout: opts.connectTimeout,
     destroyUpgrade: false,
+    ...(opts.recovery ? { connectionStateRecovery: {} } : {}),
   });
 
   // Upgrade requests for neither path: close them (engine.io's default
