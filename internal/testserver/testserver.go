@@ -8,6 +8,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/fastio/fastio/eventloop"
@@ -24,7 +26,9 @@ type Config struct {
 	EventLoops     int
 	// Recovery turns connection state recovery on (not part of the contract: the recovery tests use it).
 	Recovery bool
-	Logger   *slog.Logger
+	// Pprof serves net/http/pprof under /debug/pprof/ on the same port (for profiling benchmarks).
+	Pprof  bool
+	Logger *slog.Logger
 }
 
 // DefaultConfig returns the contract's defaults.
@@ -47,6 +51,7 @@ func (cfg *Config) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", cfg.ConnectTimeout, "time a client has to send its Socket.IO CONNECT")
 	fs.IntVar(&cfg.EventLoops, "event-loops", cfg.EventLoops, "number of event loops (0: one per CPU)")
 	fs.BoolVar(&cfg.Recovery, "recovery", cfg.Recovery, "enable Socket.IO connection state recovery")
+	fs.BoolVar(&cfg.Pprof, "pprof", cfg.Pprof, "serve net/http/pprof under /debug/pprof/")
 }
 
 // Server is a configured test server, ready to Serve.
@@ -59,10 +64,19 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	var fallback http.Handler
+	if cfg.Pprof {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		fallback = mux
+	}
 	srv := eventloop.New(eventloop.Config{
 		Addr:       fmt.Sprintf(":%d", cfg.Port),
 		EventLoops: cfg.EventLoops,
 		Logger:     cfg.Logger,
+		Fallback:   fallback,
 	})
 	_, err := srv.Handle(eventloop.EndpointConfig{
 		Path:         "/engine.io/",
