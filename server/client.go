@@ -44,7 +44,7 @@ type client struct {
 	mu          sync.Mutex // guards the fields below
 	sockets     []*Socket  // connected sockets, in the order they connected (one per namespace; usually one)
 	connecting  []string   // namespaces whose CONNECT is being handled
-	reasm       sio.Reassembler
+	reasm       *sio.Reassembler // allocated at the first binary packet: most clients never send one
 	closeReason string // set when the server closes the session itself
 	closed      bool
 
@@ -84,6 +84,9 @@ func (c *client) closeWith(reason string) {
 func (c *client) onMessage(data []byte, binary bool) {
 	if binary {
 		c.mu.Lock()
+		if c.reasm == nil {
+			c.reasm = new(sio.Reassembler)
+		}
 		done, p, att, err := c.reasm.Add(data)
 		c.mu.Unlock()
 		if err != nil {
@@ -102,6 +105,9 @@ func (c *client) onMessage(data []byte, binary bool) {
 	}
 	if p.Attachments > 0 && (p.Type == sio.BinaryEvent || p.Type == sio.BinaryAck) {
 		c.mu.Lock()
+		if c.reasm == nil {
+			c.reasm = new(sio.Reassembler)
+		}
 		waiting := c.reasm.Waiting()
 		if !waiting {
 			c.reasm.Start(p)
@@ -203,7 +209,9 @@ func (c *client) onEngineClose(reason string) {
 	if c.closeReason != "" {
 		reason = c.closeReason
 	}
-	c.reasm.Reset()
+	if c.reasm != nil {
+		c.reasm.Reset()
+	}
 	c.mu.Unlock()
 	c.connectTimer.Stop()
 	c.tasks.run(func() {

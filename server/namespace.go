@@ -33,6 +33,7 @@ type Namespace struct {
 
 	mu           sync.RWMutex
 	sockets      map[string]*Socket
+	handlers     handlerTable // events handled for every socket of the namespace
 	middlewares  []Middleware
 	onConnection []func(*Socket)
 	serverSide   map[string][]func(e *ServerSideEvent)
@@ -60,6 +61,22 @@ func (ns *Namespace) Use(mw Middleware) {
 	ns.mu.Lock()
 	ns.middlewares = append(ns.middlewares, mw)
 	ns.mu.Unlock()
+}
+
+// On registers a handler for an event received by any socket of the namespace, called after the socket's own
+// handlers (Socket.On). One registration serves every socket, so a server with many connections keeps no
+// per-socket handler state: prefer it to Socket.On for handlers that are the same for all sockets.
+func (ns *Namespace) On(event string, fn func(*Event)) {
+	ns.mu.Lock()
+	ns.handlers.add(event, handler{fn: fn})
+	ns.mu.Unlock()
+}
+
+// eventHandlers returns the namespace-wide handlers of an event.
+func (ns *Namespace) eventHandlers(name string) []handler {
+	ns.mu.RLock()
+	defer ns.mu.RUnlock()
+	return ns.handlers.find(name)
 }
 
 // OnConnection adds a handler called for each socket that connected.

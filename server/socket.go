@@ -134,6 +134,16 @@ func (t *handlerTable) remove(name string) {
 	*t = slices.DeleteFunc(*t, func(e eventHandlers) bool { return e.name == name })
 }
 
+// find returns the handlers of name.
+func (t handlerTable) find(name string) []handler {
+	for i := range t {
+		if t[i].name == name {
+			return t[i].list
+		}
+	}
+	return nil
+}
+
 // take returns the handlers of name, dropping the once handlers from the table.
 func (t *handlerTable) take(name string) []handler {
 	for i := range *t {
@@ -586,6 +596,9 @@ func (s *Socket) dispatch(e *Event) {
 	list := s.handlers.take(e.Name)
 	s.mu.Unlock()
 	for _, h := range list {
+		h.fn(e)
+	}
+	for _, h := range s.nsp.eventHandlers(e.Name) {
 		h.fn(e)
 	}
 }

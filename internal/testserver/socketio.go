@@ -7,7 +7,9 @@ import (
 	"github.com/fastio/fastio/server"
 )
 
-// mountSocketIO adds the contract's Socket.IO handlers to io: namespaces "/", "/custom" and "/guarded".
+// mountSocketIO adds the contract's Socket.IO handlers to io: namespaces "/", "/custom" and "/guarded". The
+// event handlers are registered once per namespace (Namespace.On), not per socket, so that an idle socket
+// costs no handler state.
 func mountSocketIO(io *server.Server) {
 	main := io.Of("/")
 	main.OnConnection(func(s *server.Socket) {
@@ -19,10 +21,15 @@ func mountSocketIO(io *server.Server) {
 				s.Join(room)
 			}
 		}
-		common(s)
-		mainHandlers(io, s)
+		sendAuth(s)
 	})
-	io.Of("/custom").OnConnection(common)
+	common(main)
+	mainHandlers(io, main)
+
+	custom := io.Of("/custom")
+	custom.OnConnection(sendAuth)
+	common(custom)
+
 	guarded := io.Of("/guarded")
 	guarded.Use(func(s *server.Socket) error {
 		var auth struct {
@@ -33,22 +40,27 @@ func mountSocketIO(io *server.Server) {
 		}
 		return &server.ConnectError{Message: "unauthorized", Data: map[string]any{"code": 401}}
 	})
-	guarded.OnConnection(common)
+	guarded.OnConnection(sendAuth)
+	common(guarded)
 }
 
-// common installs the handlers of every namespace: "auth" on connection, "message" and "message-with-ack".
-func common(s *server.Socket) {
+// sendAuth sends the CONNECT payload back as the "auth" event, right after the CONNECT answer.
+func sendAuth(s *server.Socket) {
 	_ = s.Emit("auth", server.RawJSON(s.Handshake().Auth))
-	s.On("message", func(e *server.Event) {
-		_ = s.Emit("message-back", e.Args.Spread()...)
+}
+
+// common installs the handlers of every namespace: "message" and "message-with-ack".
+func common(ns *server.Namespace) {
+	ns.On("message", func(e *server.Event) {
+		_ = e.Socket().Emit("message-back", e.Args.Spread()...)
 	})
-	s.On("message-with-ack", func(e *server.Event) {
+	ns.On("message-with-ack", func(e *server.Event) {
 		_ = e.Ack(e.Args.Spread()...)
 	})
 }
 
 // mainHandlers installs the extra handlers of the main namespace.
-func mainHandlers(io *server.Server, s *server.Socket) {
+func mainHandlers(io *server.Server, ns *server.Namespace) {
 	roomArg := func(e *server.Event) (string, []any, error) {
 		if e.Args.Len() == 0 {
 			return "", nil, errors.New("no room")
@@ -56,19 +68,19 @@ func mainHandlers(io *server.Server, s *server.Socket) {
 		room, err := e.Args.String(0)
 		return room, e.Args.Spread()[1:], err
 	}
-	s.On("join", func(e *server.Event) {
+	ns.On("join", func(e *server.Event) {
 		if room, _, err := roomArg(e); err == nil {
-			s.Join(room)
+			e.Socket().Join(room)
 		}
 		_ = e.Ack()
 	})
-	s.On("leave", func(e *server.Event) {
+	ns.On("leave", func(e *server.Event) {
 		if room, _, err := roomArg(e); err == nil {
-			s.Leave(room)
+			e.Socket().Leave(room)
 		}
 		_ = e.Ack()
 	})
-	s.On("broadcast", func(e *server.Event) {
+	ns.On("broadcast", func(e *server.Event) {
 		room, args, err := roomArg(e)
 		if err != nil {
 			return
@@ -79,26 +91,28 @@ func mainHandlers(io *server.Server, s *server.Socket) {
 			_ = io.To(room).Emit("broadcast", args...)
 		}
 	})
-	s.On("broadcast-others", func(e *server.Event) {
+	ns.On("broadcast-others", func(e *server.Event) {
 		room, args, err := roomArg(e)
 		if err != nil {
 			return
 		}
+		s := e.Socket()
 		if room == "" {
 			_ = s.Broadcast().Emit("broadcast", args...)
 		} else {
 			_ = s.To(room).Emit("broadcast", args...)
 		}
 	})
-	s.On("echo", func(e *server.Event) {
+	ns.On("echo", func(e *server.Event) {
 		args := e.Args.Spread()
 		if e.WantsAck() {
 			_ = e.Ack(args...)
 			return
 		}
-		_ = s.Emit("echo", args...)
+		_ = e.Socket().Emit("echo", args...)
 	})
-	s.On("server-ack", func(e *server.Event) {
+	ns.On("server-ack", func(e *server.Event) {
+		s := e.Socket()
 		args := append(e.Args.Spread(), server.AckFunc(func(err error, answer *server.Args) {
 			if err != nil {
 				_ = s.Emit("server-ack-result", "timeout")
@@ -112,7 +126,7 @@ func mainHandlers(io *server.Server, s *server.Socket) {
 		}))
 		_ = s.Timeout(time.Second).Emit("ping-me", args...)
 	})
-	s.On("disconnect-me", func(*server.Event) {
-		s.Disconnect(true)
+	ns.On("disconnect-me", func(e *server.Event) {
+		e.Socket().Disconnect(true)
 	})
 }
