@@ -41,11 +41,11 @@ type client struct {
 	srv  *Server
 	sess *eventloop.Session
 
-	mu          sync.Mutex // guards the fields below
-	sockets     []*Socket  // connected sockets, in the order they connected (one per namespace; usually one)
-	connecting  []string   // namespaces whose CONNECT is being handled
+	mu          sync.Mutex       // guards the fields below
+	sockets     []*Socket        // connected sockets, in the order they connected (one per namespace; usually one)
+	connecting  []string         // namespaces whose CONNECT is being handled
 	reasm       *sio.Reassembler // allocated at the first binary packet: most clients never send one
-	closeReason string // set when the server closes the session itself
+	closeReason string           // set when the server closes the session itself
 	closed      bool
 
 	connectTimer wheel.Timer
