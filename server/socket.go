@@ -66,6 +66,9 @@ func (h *Handshake) Headers() http.Header { return h.req.Header() }
 // Query returns the query string of that request. Do not modify the map.
 func (h *Handshake) Query() url.Values { return h.req.Query() }
 
+// Issued returns Time in milliseconds since the Unix epoch (Node's handshake.issued).
+func (h *Handshake) Issued() int64 { return h.Time.UnixMilli() }
+
 // XDomain reports whether the request carried an Origin header.
 func (h *Handshake) XDomain() bool { return h.req.Header().Get("Origin") != "" }
 

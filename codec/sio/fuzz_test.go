@@ -184,3 +184,55 @@ func checkName(t *testing.T, b []byte, first json.RawMessage, name []byte) {
 		t.Fatalf("SplitEvent(%q): name %q, want the number %v", b, name, want)
 	}
 }
+
+// FuzzReassemble feeds a text packet and a sequence of binary frames through a Reassembler, the way a
+// connection receives them: it must never panic, never complete a packet before all its attachments arrived,
+// and a completed packet's placeholders must all name an attachment it carries.
+func FuzzReassemble(f *testing.F) {
+	f.Add([]byte(`51-["up",{"_placeholder":true,"num":0}]`), []byte{1, 2, 3}, uint8(1))
+	f.Add([]byte(`52-/a,7["x",{"_placeholder":true,"num":1},{"_placeholder":true,"num":0}]`), []byte{9}, uint8(3))
+	f.Add([]byte(`61-3[{"_placeholder":true,"num":5}]`), []byte{}, uint8(1))
+	f.Add([]byte(`2["plain"]`), []byte{7}, uint8(2))
+	f.Fuzz(func(t *testing.T, text, bin []byte, frames uint8) {
+		p, err := Decode(text)
+		if err != nil {
+			return
+		}
+		var r Reassembler
+		if p.Attachments == 0 {
+			if _, _, _, err := r.Add(bin); err == nil {
+				t.Fatal("a binary frame with no packet waiting was accepted")
+			}
+			return
+		}
+		r.Start(p)
+		for i := 0; i < int(frames%16); i++ {
+			done, got, att, err := r.Add(bin)
+			if err != nil {
+				return // e.g. a placeholder out of range: the connection is closed
+			}
+			if !done {
+				if i+1 >= p.Attachments {
+					t.Fatalf("still waiting after %d of %d attachments", i+1, p.Attachments)
+				}
+				continue
+			}
+			if i+1 != p.Attachments || len(att) != p.Attachments {
+				t.Fatalf("completed after %d frames with %d attachments, announced %d", i+1, len(att), p.Attachments)
+			}
+			var args Args
+			if got.Type == BinaryEvent {
+				if _, err := SplitEvent(got.Data, &args); err != nil {
+					return
+				}
+			} else if err := ParseArgs(got.Data, &args); err != nil {
+				return
+			}
+			args.SetAttachments(att)
+			for j := 0; j < args.Len(); j++ {
+				_, _ = args.Value(j) // must not panic whatever the placeholders say
+			}
+			return
+		}
+	})
+}
