@@ -10,7 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/fastio/fastio/eventloop/http1"
 )
@@ -284,7 +286,6 @@ func (e *Endpoint) newSessionWithID(id string, req *Request, websocket bool) *Se
 	s.lastRecv = now
 	s.pingAt = now + int64(e.cfg.PingInterval)
 	s.hbTimer.Init(e.srv.wheel, s.onHeartbeat)
-	s.upTimer.Init(e.srv.wheel, s.onUpgradeTimeout)
 	sh := e.shard(s.id)
 	sh.mu.Lock()
 	sh.sessions[s.id] = s
@@ -375,13 +376,9 @@ func (e *Endpoint) appendCookie(dst []byte, sid string) []byte {
 	return append(dst, "\r\n"...)
 }
 
-// Request describes the HTTP request that opened a session. Headers and query are parsed on first use, so that
-// an idle session keeps only one copy of the request head.
+// Request describes the HTTP request that opened a session. It keeps one copy of the request head; method,
+// URL, headers and query are read from it on demand, so that an idle session stays small.
 type Request struct {
-	// Method is the request method (GET for every handshake).
-	Method string
-	// URL is the request target as sent: path and query.
-	URL string
 	// RemoteAddr is the client's address as "ip:port".
 	RemoteAddr string
 	// Time is when the handshake was received.
@@ -389,46 +386,76 @@ type Request struct {
 	// Secure reports whether the connection was TLS (always false on the event loops, which serve plain TCP).
 	Secure bool
 
-	raw    []byte
-	once   sync.Once
+	raw    []byte    // the request head
+	method [2]uint16 // raw[method[0]:method[1]] is the method
+	target [2]uint16 // and raw[target[0]:target[1]] the request target
+	parsed atomic.Pointer[parsedRequest]
+}
+
+type parsedRequest struct {
 	header http.Header
 	query  url.Values
 }
 
 func newRequest(req *http1.Request, raw []byte, remote string) *Request {
 	head := append([]byte(nil), raw[:req.HeadLen]...)
-	return &Request{
-		Method:     string(req.Method),
-		URL:        string(req.Target),
-		RemoteAddr: remote,
-		Time:       time.Now(),
-		raw:        head,
-	}
+	r := &Request{RemoteAddr: remote, Time: time.Now(), raw: head}
+	// Method and Target alias raw: keep their offsets. A head is at most MaxHeaderBytes, far below 64 KiB.
+	r.method = span(head, offsetIn(raw, req.Method), len(req.Method))
+	r.target = span(head, offsetIn(raw, req.Target), len(req.Target))
+	return r
 }
 
-func (r *Request) parse() {
-	r.header = make(http.Header)
+func span(head []byte, off, n int) [2]uint16 {
+	if off < 0 || off+n > len(head) || off+n >= 1<<16 {
+		return [2]uint16{}
+	}
+	return [2]uint16{uint16(off), uint16(off + n)}
+}
+
+// offsetIn returns the offset of sub within buf, or -1 when sub does not alias buf.
+func offsetIn(buf, sub []byte) int {
+	if len(sub) == 0 || len(buf) == 0 {
+		return -1
+	}
+	off := int(uintptr(unsafe.Pointer(&sub[0])) - uintptr(unsafe.Pointer(&buf[0])))
+	if off < 0 || off+len(sub) > len(buf) {
+		return -1
+	}
+	return off
+}
+
+// Method returns the request method (GET for every handshake).
+func (r *Request) Method() string { return string(r.raw[r.method[0]:r.method[1]]) }
+
+// URL returns the request target as sent: path and query.
+func (r *Request) URL() string { return string(r.raw[r.target[0]:r.target[1]]) }
+
+func (r *Request) parse() *parsedRequest {
+	if p := r.parsed.Load(); p != nil {
+		return p
+	}
+	p := &parsedRequest{header: make(http.Header)}
 	var req http1.Request
 	if _, err := http1.Parse(r.raw, &req, http1.Limits{MaxHeaderBytes: len(r.raw) + 1, MaxHeaders: 1 << 10}); err == nil {
 		req.VisitHeaders(func(name, value []byte) {
 			k := http.CanonicalHeaderKey(string(name))
-			r.header[k] = append(r.header[k], string(value))
+			p.header[k] = append(p.header[k], string(value))
 		})
-		r.query, _ = url.ParseQuery(string(req.RawQuery))
+		p.query, _ = url.ParseQuery(string(req.RawQuery))
 	}
-	if r.query == nil {
-		r.query = url.Values{}
+	if p.query == nil {
+		p.query = url.Values{}
 	}
+	// Two goroutines may parse at once: both results are equal, the first one stored wins.
+	if !r.parsed.CompareAndSwap(nil, p) {
+		return r.parsed.Load()
+	}
+	return p
 }
 
 // Header returns the request headers. The map is shared: do not modify it.
-func (r *Request) Header() http.Header {
-	r.once.Do(r.parse)
-	return r.header
-}
+func (r *Request) Header() http.Header { return r.parse().header }
 
 // Query returns the parsed query string. The map is shared: do not modify it.
-func (r *Request) Query() url.Values {
-	r.once.Do(r.parse)
-	return r.query
-}
+func (r *Request) Query() url.Values { return r.parse().query }

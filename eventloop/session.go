@@ -71,7 +71,7 @@ type Session struct {
 	pingAt    int64 // monotonic ns at which the outstanding (or next) ping is due
 	lastRecv  int64 // monotonic ns of the last packet received
 	hbTimer   wheel.Timer
-	upTimer   wheel.Timer
+	upTimer   *wheel.Timer // armed while an upgrade is under way; allocated by the first upgrade
 
 	closeReason string
 }
@@ -453,7 +453,9 @@ func (s *Session) finish(reason string, serverSide bool) {
 	s.state = stateClosed
 	wasWebSocket := s.websocket
 	s.hbTimer.Stop()
-	s.upTimer.Stop()
+	if s.upTimer != nil {
+		s.upTimer.Stop()
+	}
 	if s.pollOut != nil {
 		bytebufferpool.Put(s.pollOut)
 		s.pollOut = nil
@@ -521,7 +523,9 @@ func (s *Session) detachWS(c *conn) (wasTransport bool) {
 	case s.probe:
 		s.probe = nil
 		s.probed = false
-		s.upTimer.Stop()
+		if s.upTimer != nil {
+			s.upTimer.Stop()
+		}
 	}
 	return false
 }

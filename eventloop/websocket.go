@@ -11,6 +11,7 @@ import (
 	"github.com/fastio/fastio/codec/eio"
 	"github.com/fastio/fastio/codec/wsframe"
 	"github.com/fastio/fastio/eventloop/http1"
+	"github.com/fastio/fastio/internal/wheel"
 )
 
 // appendWSPacket appends an Engine.IO packet as one WebSocket frame: a text packet as a text frame led by its
@@ -113,6 +114,10 @@ func (c *conn) upgradeSession(ep *Endpoint, s *Session, req *http1.Request) gnet
 	s.probe = c
 	c.sess = s
 	c.probing = true
+	if s.upTimer == nil {
+		s.upTimer = new(wheel.Timer)
+		s.upTimer.Init(ep.srv.wheel, s.onUpgradeTimeout)
+	}
 	s.upTimer.Reset(ep.cfg.UpgradeTimeout)
 	s.mu.Unlock()
 	return gnet.None
@@ -247,7 +252,7 @@ func (c *conn) onProbe(data []byte) gnet.Action {
 			s.mu.Unlock()
 			return c.abortProbe()
 		}
-		s.upTimer.Stop()
+		s.upTimer.Stop() // set when the probe started
 		s.probe = nil
 		s.probed = false
 		s.websocket = true

@@ -54,7 +54,7 @@ type client struct {
 
 func newClient(s *Server, sess *eventloop.Session) *client {
 	c := &client{srv: s, sess: sess}
-	c.tasks.onPanic = func(v any) { s.log.Error("socket.io handler panicked", "sid", sess.ID(), "panic", v) }
+	c.tasks.client = c
 	c.connectTimer.Init(s.engine.Timers(), c.onConnectTimeout)
 	c.connectTimer.Reset(s.opts.ConnectTimeout)
 	return c
@@ -256,7 +256,7 @@ type mailbox struct {
 	mu      sync.Mutex
 	queue   []func()
 	running bool
-	onPanic func(v any) // called when a task panics; the next tasks still run
+	client  *client // the owner, to log a task that panics (the next tasks still run)
 }
 
 func (m *mailbox) run(task func()) {
@@ -290,8 +290,8 @@ func (m *mailbox) drain() {
 
 func (m *mailbox) call(task func()) {
 	defer func() {
-		if v := recover(); v != nil && m.onPanic != nil {
-			m.onPanic(v)
+		if v := recover(); v != nil && m.client != nil {
+			m.client.srv.log.Error("socket.io handler panicked", "sid", m.client.sess.ID(), "panic", v)
 		}
 	}()
 	task()

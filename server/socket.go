@@ -52,13 +52,14 @@ type Handshake struct {
 	Address string
 	// Secure reports whether the connection used TLS.
 	Secure bool
-	// URL is the request target of the first request.
-	URL string
 	// Auth is the JSON payload of the CONNECT packet ({} when the client sent none).
 	Auth RawJSON
 
 	req *eventloop.Request
 }
+
+// URL returns the request target of the first request.
+func (h *Handshake) URL() string { return h.req.URL() }
 
 // Headers returns the headers of the request that opened the Engine.IO session. Do not modify the map.
 func (h *Handshake) Headers() http.Header { return h.req.Header() }
@@ -80,7 +81,7 @@ func newHandshake(req *eventloop.Request, auth RawJSON) *Handshake {
 	if host, _, err := net.SplitHostPort(addr); err == nil {
 		addr = host
 	}
-	return &Handshake{Time: req.Time, Address: addr, Secure: req.Secure, URL: req.URL, Auth: auth, req: req}
+	return &Handshake{Time: req.Time, Address: addr, Secure: req.Secure, Auth: auth, req: req}
 }
 
 // Event is one event received from a client.
@@ -181,16 +182,29 @@ type Socket struct {
 	connected     bool
 	data          any
 	handlers      handlerTable
+	disconnecting []func(reason string)
+	disconnected  []func(reason string)
+	extra         *socketExtras // what few sockets use, allocated on first use
+	acks          map[int64]*pendingAck
+	hasOutgoing   atomic.Bool // an OnAnyOutgoing handler exists: broadcasts check it without the lock
+}
+
+// socketExtras holds the state most sockets never need, so that an idle socket stays small.
+type socketExtras struct {
 	anyHandlers   []func(*Event)
 	anyOutgoing   []func(event string, args []any)
 	middlewares   []func(*Event) error
-	disconnecting []func(reason string)
-	disconnected  []func(reason string)
 	errorHandlers []func(error)
-	acks          map[int64]*pendingAck
-	hasOutgoing   atomic.Bool // an OnAnyOutgoing handler exists: broadcasts check it without the lock
-	missed        [][]any     // packets to replay after a recovery
-	restoredRooms []string    // rooms to rejoin after a recovery
+	missed        [][]any  // packets to replay after a recovery
+	restoredRooms []string // rooms to rejoin after a recovery
+}
+
+// extras returns the socket's extras, allocating them. s.mu must be held.
+func (s *Socket) extras() *socketExtras {
+	if s.extra == nil {
+		s.extra = new(socketExtras)
+	}
+	return s.extra
 }
 
 func (ns *Namespace) newSocket(c *client, auth RawJSON) *Socket {
@@ -203,8 +217,8 @@ func (ns *Namespace) newSocket(c *client, auth RawJSON) *Socket {
 		if sonic.Unmarshal(auth, &a) == nil && a.PID != "" && a.Offset != "" {
 			if st, err := ns.adapter.RestoreSession(a.PID, a.Offset); err == nil && st != nil {
 				s.id, s.pid, s.data, s.recovered = st.SID, st.PID, st.Data, true
-				s.missed = st.MissedPackets
-				s.restoredRooms = st.Rooms
+				s.extras().missed = st.MissedPackets
+				s.extras().restoredRooms = st.Rooms
 				return s
 			}
 		}
@@ -274,14 +288,14 @@ func (s *Socket) Off(event string) {
 // OnAny registers a handler called for every event, before the event's own handlers.
 func (s *Socket) OnAny(fn func(*Event)) {
 	s.mu.Lock()
-	s.anyHandlers = append(s.anyHandlers, fn)
+	s.extras().anyHandlers = append(s.extras().anyHandlers, fn)
 	s.mu.Unlock()
 }
 
 // OnAnyOutgoing registers a handler called for every event emitted to this socket.
 func (s *Socket) OnAnyOutgoing(fn func(event string, args []any)) {
 	s.mu.Lock()
-	s.anyOutgoing = append(s.anyOutgoing, fn)
+	s.extras().anyOutgoing = append(s.extras().anyOutgoing, fn)
 	s.hasOutgoing.Store(true)
 	s.mu.Unlock()
 }
@@ -290,14 +304,14 @@ func (s *Socket) OnAnyOutgoing(fn func(event string, args []any)) {
 // to the OnError handlers.
 func (s *Socket) Use(fn func(*Event) error) {
 	s.mu.Lock()
-	s.middlewares = append(s.middlewares, fn)
+	s.extras().middlewares = append(s.extras().middlewares, fn)
 	s.mu.Unlock()
 }
 
 // OnError registers a handler for errors of this socket (a middleware refusal).
 func (s *Socket) OnError(fn func(error)) {
 	s.mu.Lock()
-	s.errorHandlers = append(s.errorHandlers, fn)
+	s.extras().errorHandlers = append(s.extras().errorHandlers, fn)
 	s.mu.Unlock()
 }
 
@@ -480,7 +494,10 @@ func (s *Socket) sendAck(id int64, args []any) error {
 
 func (s *Socket) notifyOutgoing(event string, args []any) {
 	s.mu.Lock()
-	listeners := s.anyOutgoing
+	var listeners []func(string, []any)
+	if s.extra != nil {
+		listeners = s.extra.anyOutgoing
+	}
 	s.mu.Unlock()
 	for _, fn := range listeners {
 		fn(event, args)
@@ -526,8 +543,12 @@ func (s *Socket) takeAck(id int64) *pendingAck {
 func (s *Socket) onConnect() {
 	s.mu.Lock()
 	s.connected = true
-	missed, rooms := s.missed, s.restoredRooms
-	s.missed, s.restoredRooms = nil, nil
+	var missed [][]any
+	var rooms []string
+	if x := s.extra; x != nil {
+		missed, rooms = x.missed, x.restoredRooms
+		x.missed, x.restoredRooms = nil, nil
+	}
 	s.mu.Unlock()
 	s.nsp.adapter.AddAll(s.id, append([]string{s.id}, rooms...))
 	b := bytebufferpool.Get()
@@ -579,8 +600,11 @@ func (s *Socket) onPacket(p sio.Packet, attachments [][]byte) {
 
 func (s *Socket) dispatch(e *Event) {
 	s.mu.Lock()
-	mws := s.middlewares
-	anys := s.anyHandlers
+	var mws []func(*Event) error
+	var anys []func(*Event)
+	if x := s.extra; x != nil {
+		mws, anys = x.middlewares, x.anyHandlers
+	}
 	s.mu.Unlock()
 	for _, mw := range mws {
 		if err := mw(e); err != nil {
@@ -608,7 +632,10 @@ func (s *Socket) dispatch(e *Event) {
 
 func (s *Socket) onError(err error) {
 	s.mu.Lock()
-	handlers := s.errorHandlers
+	var handlers []func(error)
+	if s.extra != nil {
+		handlers = s.extra.errorHandlers
+	}
 	s.mu.Unlock()
 	for _, fn := range handlers {
 		fn(err)
