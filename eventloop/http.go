@@ -128,6 +128,10 @@ func (c *conn) serveEngine(ep *Endpoint, req *http1.Request, raw []byte) gnet.Ac
 	if string(req.Method) != http.MethodGet {
 		return c.refuse(ep, req, upgrade, eio.CodeBadHandshakeMethod, "")
 	}
+	if c.srv.draining.Load() {
+		c.writeError(ep, http.StatusServiceUnavailable, origin, false)
+		return gnet.Close
+	}
 	if string(transport) == TransportWebSocket && !upgrade {
 		return c.refuse(ep, req, upgrade, eio.CodeBadRequest, "")
 	}

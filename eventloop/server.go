@@ -90,12 +90,13 @@ type Server struct {
 	loopsMu sync.Mutex
 	loops   map[gnet.EventLoop]*loopState
 
-	mu      sync.Mutex
-	eng     gnet.Engine
-	addr    net.Addr
-	ready   chan struct{}
-	serving bool
-	closing atomic.Bool
+	mu       sync.Mutex
+	eng      gnet.Engine
+	addr     net.Addr
+	ready    chan struct{}
+	serving  bool
+	closing  atomic.Bool
+	draining atomic.Bool // Shutdown began: handshakes are refused
 }
 
 // New returns a server with the given configuration. Mount endpoints with Handle, then call Serve.
@@ -199,6 +200,25 @@ func (s *Server) Close() error {
 		return fmt.Errorf("eventloop: stop: %w", err)
 	}
 	return nil
+}
+
+// Shutdown stops the server gracefully: new handshakes are refused with 503, every session ends with
+// ReasonServerClose after what it had queued (its clients get a close frame, or a close packet on their
+// pending poll), then the server waits until the clients have closed their connections, or ctx ends, and stops
+// the event loops. Connections still open then are closed.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
+	s.closeAllSessions()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for s.metrics.Connections.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return s.Close()
+		case <-tick.C:
+		}
+	}
+	return s.Close()
 }
 
 func (s *Server) closeAllSessions() {

@@ -2,6 +2,7 @@ package eventloop
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"strings"
@@ -331,5 +332,42 @@ func TestSlowConsumerIsClosed(t *testing.T) {
 	bystander.writeText(t, "4fine")
 	if got := bystander.readText(t); got != "4fine" {
 		t.Fatalf("bystander %q", got)
+	}
+}
+
+func TestShutdown(t *testing.T) {
+	ts := startServer(t, Config{}, EndpointConfig{})
+	wc := dialWS(t, ts.addr, "EIO=4&transport=websocket")
+	s := ts.ep.Session(readOpen(t, wc))
+	sid := ts.handshake(t)
+	poll := dialRaw(t, ts.addr)
+	poll.send(t, "GET /engine.io/?EIO=4&transport=polling&sid="+sid+" HTTP/1.1\r\nHost: x\r\n\r\n")
+	time.Sleep(50 * time.Millisecond) // the GET is parked
+
+	_ = s.SendText("last words")
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		done <- ts.Shutdown(ctx)
+	}()
+	if resp, body := poll.readResponse(t); resp.StatusCode != 200 || body != "1" {
+		t.Fatalf("pending GET: %d %q, want the close packet", resp.StatusCode, body)
+	}
+	poll.Close()
+	// The WebSocket client gets what was queued, then the close frame; it answers, and the server closes.
+	if got := wc.readText(t); got != "4last words" {
+		t.Fatalf("queued message %q", got)
+	}
+	wc.readClose(t)
+	wc.write(t, ws.OpClose, nil)
+	wc.expectEOF(t)
+	for i := 0; i < 2; i++ {
+		if r := ts.h.waitClose(t); r != ReasonServerClose {
+			t.Fatalf("reason %q", r)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

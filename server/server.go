@@ -200,6 +200,17 @@ func (s *Server) Close() error {
 	return nil
 }
 
+// Shutdown stops a server made with New gracefully: every socket disconnects with "server shutting down"
+// after what was queued for it has been sent, and the server waits for the clients to close (or for ctx to
+// end) before it stops the event loops. On an attached server it is Close.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if !s.ownsEngine {
+		return s.Close()
+	}
+	s.closed.Store(true)
+	return s.engine.Shutdown(ctx)
+}
+
 // Of returns the namespace with the given name, creating it if needed. The name "/" is the main namespace.
 func (s *Server) Of(name string) *Namespace {
 	if name == "" || name[0] != '/' {
