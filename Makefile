@@ -2,24 +2,40 @@
 GO        ?= go
 BIN       := bin/fastio
 E2E_DIR   := test/e2e
+DEMO_WEB  := internal/demo/web
+CLIENT_JS := $(DEMO_WEB)/static/vendor/socket.io.min.js
+BROWSER_DIR := test/browser
+CHROMIUM  ?= /usr/bin/chromium
 FUZZTIME  ?= 20s
 PORT      ?= 3000
 
-.PHONY: all build run test test-go test-e2e e2e-deps lint bench fuzz clean
+.PHONY: all build run test test-go test-e2e e2e-deps demo-client chromium test-browser lint bench fuzz clean
 
 all: build
 
-build:
+build: demo-client
 	$(GO) build -o $(BIN) ./cmd/fastio
+
+# The official socket.io-client browser bundle, embedded in the binary for the demo page (/socket.io.min.js):
+# taken from npm at build time, git-ignored, never committed. npm ci only when the lockfile changed.
+$(DEMO_WEB)/node_modules/.installed: $(DEMO_WEB)/package-lock.json
+	cd $(DEMO_WEB) && npm ci --no-audit --no-fund
+	touch $@
+
+$(CLIENT_JS): $(DEMO_WEB)/node_modules/.installed
+	mkdir -p $(dir $@)
+	cp $(DEMO_WEB)/node_modules/socket.io-client/dist/socket.io.min.js $@
+
+demo-client: $(CLIENT_JS)
 
 ## run: build and start the demo app (the seed's chat server) on $(PORT).
 run: build
 	./$(BIN) demo --port $(PORT)
 
 ## test: lint, Go unit and conformance tests under the race detector, then the Node.js end-to-end tests.
-test: lint test-go test-e2e
+test: lint test-go test-e2e test-browser
 
-test-go:
+test-go: demo-client
 	$(GO) test -race -count=1 ./...
 	# The allocation gates again without -race (the race detector makes sync.Pool drop items).
 	$(GO) test -count=1 -run 'Alloc' ./...
@@ -33,6 +49,18 @@ e2e-deps: $(E2E_DIR)/node_modules/.installed
 
 test-e2e: build e2e-deps
 	cd $(E2E_DIR) && FASTIO_SERVER="$(CURDIR)/$(BIN) testserver" FASTIO_DEMO="$(CURDIR)/$(BIN) demo" FASTIO_E2E_RELAXED=1 npm test
+
+# Debian's Chromium for the browser test, installed when missing (as root, like CI).
+chromium:
+	@test -x $(CHROMIUM) || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
+$(BROWSER_DIR)/node_modules/.installed: $(BROWSER_DIR)/package-lock.json
+	cd $(BROWSER_DIR) && npm ci --no-audit --no-fund
+	touch $@
+
+## test-browser: the demo page in headless Chromium, two pages (one on long-polling) chatting through bin/fastio.
+test-browser: build chromium $(BROWSER_DIR)/node_modules/.installed
+	cd $(BROWSER_DIR) && FASTIO_BIN="$(CURDIR)/$(BIN)" CHROMIUM="$(CHROMIUM)" npm test
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './test/e2e/node_modules/*')); \
@@ -52,4 +80,4 @@ fuzz:
 	done
 
 clean:
-	rm -rf bin
+	rm -rf bin $(DEMO_WEB)/static/vendor

@@ -1,6 +1,6 @@
 // Command fastio is the fastio Socket.IO server.
 //
-//	fastio [demo] [flags]       serve the demo app (the seed's chat server) on :3000
+//	fastio [demo] [flags]       serve the demo app (the seed's chat server, its page, /metrics, the publish API) on :3000
 //	fastio testserver [flags]   serve the conformance test server (testserver-contract.md)
 //	fastio bench <scenario> ... run the load generator against a Socket.IO server
 package main
@@ -17,16 +17,15 @@ import (
 	"syscall"
 
 	"github.com/fastio/fastio/bench"
-	"github.com/fastio/fastio/eventloop"
-	"github.com/fastio/fastio/internal/demo"
+	"github.com/fastio/fastio/internal/app"
+	"github.com/fastio/fastio/internal/app/config"
 	"github.com/fastio/fastio/internal/testserver"
-	"github.com/fastio/fastio/server"
 )
 
 const usage = `usage: fastio [command] [flags]
 
 commands:
-  demo         (default) the demo app: the seed's chat server on :3000
+  demo         (default) the demo app: the seed's chat server, the demo page, /metrics and the publish API on :3000
   testserver   the conformance test server: Engine.IO echo at /engine.io/, Socket.IO at /socket.io/
   bench        the load generator: fastio bench <scenario> --help
 
@@ -51,7 +50,7 @@ func run(args []string) error {
 	}
 	switch cmd {
 	case "demo":
-		return runDemo(ctx, args)
+		return runDemo(ctx, stop, args)
 	case "testserver":
 		return runTestServer(ctx, args)
 	case "bench":
@@ -64,33 +63,22 @@ func run(args []string) error {
 	return fmt.Errorf("unknown command %q", cmd)
 }
 
-func runDemo(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	addr := fs.String("addr", ":3000", "listen address")
-	port := fs.Int("port", 0, "listen port (overrides the port of --addr)")
-	loops := fs.Int("event-loops", 0, "number of event loops (0: one per CPU)")
-	if err := fs.Parse(args); err != nil {
-		return err
+func runDemo(ctx context.Context, stop context.CancelFunc, args []string) error {
+	cfg, err := config.Load(args, os.LookupEnv)
+	if errors.Is(err, flag.ErrHelp) {
+		config.Usage(os.Stdout)
+		return nil
 	}
-	if *port != 0 {
-		host := *addr
-		if i := strings.LastIndex(host, ":"); i >= 0 {
-			host = host[:i]
-		}
-		*addr = fmt.Sprintf("%s:%d", host, *port)
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	io, err := server.New(server.Options{
-		Addr:       *addr,
-		EventLoops: *loops,
-		CORS:       &eventloop.CORS{Origins: []string{"*"}},
-		Logger:     log,
-	})
 	if err != nil {
 		return err
 	}
-	demo.Mount(io, log)
-	return io.Serve(ctx)
+	a, err := app.New(cfg, app.NewLogger(&cfg.Config, os.Stderr))
+	if err != nil {
+		return err
+	}
+	// After the first signal the shutdown runs; a second one kills the process at once.
+	context.AfterFunc(ctx, stop)
+	return a.Run(ctx)
 }
 
 func runTestServer(ctx context.Context, args []string) error {

@@ -1,6 +1,11 @@
 // Package demo is the application `fastio` runs by default: the seed document's example server, in Go. It
 // counts connections, tells everyone else when a user joins, and relays each "message" to everyone as a
 // "notification" with the message's fields plus a type and a UTC timestamp.
+//
+// Beyond the seed, a client that connects with the auth payload {"watchCount": true} (the demo page does) gets
+// a "count" event with the number of connected clients when it joins and whenever the number changes, at most
+// once per CountInterval: a burst of joins costs one broadcast, and clients that do not ask (the seed's, the
+// load generator's) get nothing more than the seed sends. The package also serves the demo page (see Page).
 package demo
 
 import (
@@ -14,9 +19,16 @@ import (
 	"github.com/fastio/fastio/server"
 )
 
+// CountInterval is the shortest time between two "count" broadcasts.
+const CountInterval = 100 * time.Millisecond
+
+// countRoom holds the sockets that asked for "count" events.
+const countRoom = "fastio:count-watchers"
+
 // Mount installs the demo handlers on io's main namespace.
 func Mount(io *server.Server, log *slog.Logger) {
 	var count atomic.Int64
+	counter := &countBroadcaster{io: io, count: &count}
 	io.OnConnection(func(s *server.Socket) {
 		// Emit a notification to all users but the newcomer.
 		_ = s.Broadcast().Emit("notification", map[string]any{
@@ -24,6 +36,11 @@ func Mount(io *server.Server, log *slog.Logger) {
 			"message": "a new user has joined",
 		})
 		log.Info("total connections", "count", count.Add(1))
+		if watchesCount(s) {
+			s.Join(countRoom)
+			_ = s.Emit("count", count.Load())
+		}
+		counter.changed()
 
 		s.On("message", func(e *server.Event) {
 			var data []byte
@@ -39,7 +56,37 @@ func Mount(io *server.Server, log *slog.Logger) {
 		})
 		s.OnDisconnect(func(string) {
 			log.Info("total connections", "count", count.Add(-1))
+			counter.changed()
 		})
+	})
+}
+
+// watchesCount reports whether the client asked for "count" events: auth {"watchCount": true}.
+func watchesCount(s *server.Socket) bool {
+	auth := s.Handshake().Auth
+	if !bytes.Contains(auth, []byte("watchCount")) { // the common case, without decoding
+		return false
+	}
+	var a struct {
+		WatchCount bool `json:"watchCount"`
+	}
+	return json.Unmarshal(auth, &a) == nil && a.WatchCount
+}
+
+// countBroadcaster sends the count to its watchers at most once per CountInterval, always the latest value.
+type countBroadcaster struct {
+	io      *server.Server
+	count   *atomic.Int64
+	pending atomic.Bool
+}
+
+func (c *countBroadcaster) changed() {
+	if !c.pending.CompareAndSwap(false, true) {
+		return // a broadcast is scheduled; it will read the latest count
+	}
+	time.AfterFunc(CountInterval, func() {
+		c.pending.Store(false)
+		_ = c.io.To(countRoom).Emit("count", c.count.Load())
 	})
 }
 

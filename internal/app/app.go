@@ -1,0 +1,309 @@
+// Package app assembles `fastio demo`, the program the binary runs by default: the demo chat (package demo) on
+// a Socket.IO server, with, on the same port through the engine's fallback handler (run off the event loops),
+// the demo page at /, Prometheus metrics at /metrics, /healthz and /readyz, and the publish API under /api/.
+//
+// Shutdown (Run's context ends, on SIGTERM or SIGINT): /readyz answers 503 and new handshakes are refused;
+// every socket is disconnected with the reason "server shutting down" (server.Server.Close: WebSocket clients
+// get what was queued for them, then a close frame; polling clients get it in their pending GET, then the close
+// packet), the event loops keep running until the sessions are gone so that all of it is written, and then
+// they stop. All within the grace period: whatever is still open when it runs out is cut.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/fastio/fastio/eventloop"
+	"github.com/fastio/fastio/internal/app/config"
+	"github.com/fastio/fastio/internal/app/httpapi"
+	"github.com/fastio/fastio/internal/app/limits"
+	"github.com/fastio/fastio/internal/app/metrics"
+	"github.com/fastio/fastio/internal/demo"
+	"github.com/fastio/fastio/server"
+)
+
+// App is the configured demo server.
+type App struct {
+	cfg     *config.Loaded
+	log     *slog.Logger
+	engine  *eventloop.Server
+	io      *server.Server
+	limiter *limits.Limiter
+	api     *httpapi.API
+	start   time.Time
+	version string
+	mux     *http.ServeMux
+
+	ready    atomic.Bool
+	draining atomic.Bool
+}
+
+// quiesce is the pause between the end of handshakes and the disconnection of the sockets at shutdown.
+const quiesce = 100 * time.Millisecond
+
+// namespaces are the namespaces the demo serves (the publish API and the metrics cover these).
+var namespaces = []string{"/"}
+
+// NewLogger returns the logger the configuration asks for, writing to w.
+func NewLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// New builds the server; Run serves it.
+func New(cfg *config.Loaded, log *slog.Logger) (*App, error) {
+	a := &App{cfg: cfg, log: log, start: time.Now(), version: Version(), mux: http.NewServeMux()}
+	c := &cfg.Config
+
+	a.engine = eventloop.New(eventloop.Config{
+		Addr:           c.Addr,
+		EventLoops:     c.EventLoops,
+		RequestTimeout: c.RequestTimeout,
+		IdleTimeout:    c.IdleTimeout,
+		Fallback:       a.fallback(),
+		Logger:         log,
+	})
+	a.limiter = limits.New(a.engine.Metrics(), c.MaxConnections, c.MaxConnectionsPerIP)
+	opts := server.Options{
+		Path:           c.Path,
+		PingInterval:   c.PingInterval,
+		PingTimeout:    c.PingTimeout,
+		ConnectTimeout: c.ConnectTimeout,
+		MaxPayload:     c.MaxPayload,
+		Logger:         log,
+	}
+	if len(c.CORSOrigins) > 0 {
+		opts.CORS = &eventloop.CORS{Origins: c.CORSOrigins}
+	}
+	a.limiter.Install(&opts)
+	// Attached rather than made with server.New: the application serves the engine itself, so that closing the
+	// Socket.IO server at shutdown leaves the loops running until what it queued is written.
+	io, err := server.Attach(a.engine, opts)
+	if err != nil {
+		return nil, err
+	}
+	a.io = io
+	a.limiter.Mount(io)
+	demo.Mount(io, log)
+
+	a.api = httpapi.New(httpapi.Config{
+		IO:         io,
+		Token:      c.APIToken,
+		MaxBody:    int64(c.APIMaxBody),
+		Namespaces: func() []string { return namespaces },
+		Stats:      func() any { return a.Stats() },
+		Logger:     log,
+	})
+	page, err := demo.Page(c.Path)
+	if err != nil {
+		return nil, fmt.Errorf("demo page: %w", err)
+	}
+	a.mux.Handle("/", page)
+	a.mux.Handle("/api/", a.api)
+	return a, nil
+}
+
+// Engine returns the event loop server.
+func (a *App) Engine() *eventloop.Server { return a.engine }
+
+// IO returns the Socket.IO server.
+func (a *App) IO() *server.Server { return a.io }
+
+// Run serves until ctx ends, then shuts down within the grace period. It returns an error when the server
+// cannot listen, or when the event loops did not stop in time.
+func (a *App) Run(ctx context.Context) error {
+	c := &a.cfg.Config
+	serveCtx, stopServe := context.WithCancel(context.Background())
+	defer stopServe()
+	done := make(chan error, 1)
+	go func() { done <- a.engine.Serve(serveCtx) }()
+	select {
+	case <-a.engine.Ready():
+	case err := <-done:
+		return listenError(c.Addr, err)
+	case <-ctx.Done():
+		stopServe()
+		return listenError(c.Addr, <-done)
+	}
+	a.ready.Store(true)
+	// Logged once listening, so that a failure to listen prints nothing but its error.
+	a.log.Info("fastio demo ready", append([]any{"url", fmt.Sprintf("http://%s/", displayAddr(a.engine.Addr())),
+		"version", a.version}, a.cfg.Settings()...)...)
+	if c.MaxBacklog != config.DefaultMaxBacklog {
+		a.log.Warn("max-backlog is not applied yet: server.Options cannot carry eventloop.EndpointConfig.MaxBacklog; the engine's bound applies",
+			"wanted", c.MaxBacklog, "applied", config.DefaultMaxBacklog)
+	}
+	if _, ok := demo.ClientBundle(); !ok {
+		a.log.Warn("the socket.io client bundle is not embedded in this build: the demo page cannot connect (build with `make build`)")
+	}
+
+	select {
+	case err := <-done: // the engine stopped by itself
+		a.ready.Store(false)
+		return err
+	case <-ctx.Done():
+	}
+	return a.shutdown(stopServe, done)
+}
+
+// shutdown stops the server within the grace period (see the package doc).
+func (a *App) shutdown(stopServe context.CancelFunc, done <-chan error) error {
+	grace := a.cfg.ShutdownGrace
+	began := time.Now()
+	deadline := began.Add(grace)
+	m := a.engine.Metrics()
+	a.ready.Store(false)
+	a.draining.Store(true)
+	a.limiter.Drain()
+	a.log.Info("shutting down", "grace", grace, "sessions", m.Sessions.Load(), "connections", m.Connections.Load())
+
+	// Broadcasts already handed to the event loops are written by a task of each loop, and a WebSocket session
+	// closed before that task runs loses them (the engine drops a batch for a session no longer open). Nothing
+	// tells from outside when the tasks ran, so the loops get a moment first: they take microseconds.
+	time.Sleep(min(grace/10, quiesce))
+	_ = a.io.Close() // every socket: "server shutting down"; the loops keep running to write it
+	// Keep part of the grace period for stopping the loops.
+	drainUntil := deadline.Add(-min(grace/4, time.Second))
+	for m.Sessions.Load() > 0 && time.Now().Before(drainUntil) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	// The last frames are written by the loops after the sessions end; the connections that carried them
+	// close once they are. Wait for that to settle (idle keep-alive connections may stay: they are cut).
+	settleUntil := minTime(drainUntil, time.Now().Add(500*time.Millisecond))
+	for last, since := m.Connections.Load(), time.Now(); last > 0 && time.Now().Before(settleUntil); {
+		time.Sleep(5 * time.Millisecond)
+		if n := m.Connections.Load(); n != last {
+			last, since = n, time.Now()
+		} else if time.Since(since) > 50*time.Millisecond {
+			break
+		}
+	}
+	left := m.Sessions.Load()
+	stopServe()
+	timer := time.NewTimer(max(time.Until(deadline), 0))
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		if left > 0 {
+			a.log.Warn("grace period ran out: sessions cut", "sessions", left)
+		}
+		a.log.Info("stopped", "took", time.Since(began).Round(time.Millisecond))
+		return err
+	case <-timer.C:
+		return fmt.Errorf("shutdown: the event loops did not stop within the grace period of %v", grace)
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// listenError turns the engine's error into one line.
+func listenError(addr string, err error) error {
+	if err == nil {
+		return nil
+	}
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return fmt.Errorf("cannot listen on %s: address already in use", addr)
+	case errors.Is(err, syscall.EACCES):
+		return fmt.Errorf("cannot listen on %s: permission denied", addr)
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return fmt.Errorf("cannot listen on %s: address not available on this machine", addr)
+	}
+	return fmt.Errorf("cannot listen on %s: %v", addr, err)
+}
+
+func displayAddr(addr net.Addr) string {
+	if tcp, ok := addr.(*net.TCPAddr); ok && (tcp.IP == nil || tcp.IP.IsUnspecified()) {
+		return fmt.Sprintf("localhost:%d", tcp.Port)
+	}
+	if addr == nil {
+		return "?"
+	}
+	return addr.String()
+}
+
+// Version is the module version and VCS revision the binary was built from.
+func Version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := info.Main.Version
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += "+" + s.Value[:12]
+		}
+		if s.Key == "vcs.modified" && s.Value == "true" {
+			v += "-dirty"
+		}
+	}
+	return v
+}
+
+// Stats is the body of GET /api/stats.
+type Stats struct {
+	Version       string           `json:"version"`
+	UptimeSeconds float64          `json:"uptime_seconds"`
+	Ready         bool             `json:"ready"`
+	Draining      bool             `json:"draining"`
+	Connections   int64            `json:"connections"`
+	Sessions      map[string]int64 `json:"sessions"`
+	Sockets       map[string]int   `json:"sockets"`
+	Counters      map[string]int64 `json:"counters"`
+	Refused       map[string]int64 `json:"refused"`
+}
+
+// Stats returns the server's state and counters.
+func (a *App) Stats() Stats {
+	counters := metrics.EngineCounters(a.engine.Metrics())
+	return Stats{
+		Version:       a.version,
+		UptimeSeconds: time.Since(a.start).Truncate(time.Millisecond).Seconds(),
+		Ready:         a.ready.Load(),
+		Draining:      a.draining.Load(),
+		Connections:   counters["connections"],
+		Sessions:      map[string]int64{"polling": counters["sessions_polling"], "websocket": counters["sessions_websocket"]},
+		Sockets:       a.sockets(),
+		Counters:      counters,
+		Refused:       a.limiter.Refused(),
+	}
+}
+
+func (a *App) sockets() map[string]int {
+	out := make(map[string]int, len(namespaces))
+	for _, n := range namespaces {
+		out[n] = a.io.Of(n).Len()
+	}
+	return out
+}
+
+// collect gathers the metric families for a scrape.
+func (a *App) collect() []metrics.Family {
+	fams := metrics.Engine(a.engine.Metrics())
+	fams = append(fams, metrics.Sockets(a.sockets()))
+	fams = append(fams, a.limiter.Families()...)
+	fams = append(fams, a.api.Families()...)
+	ready := 0.0
+	if a.ready.Load() {
+		ready = 1
+	}
+	fams = append(fams, metrics.Gauge("fastio_ready", "1 while the server listens and is not shutting down.", ready))
+	return append(fams, metrics.Process(a.start, a.version)...)
+}
