@@ -78,6 +78,11 @@ func (c *conn) serveRequest(buf []byte, req *http1.Request) (act gnet.Action, co
 		c.clearDeadline()
 		return gnet.None, n, true
 	}
+	if ep == nil && bodyLen > int64(c.srv.cfg.MaxFallbackBody) {
+		c.srv.metrics.PayloadTooLarge.Add(1)
+		c.writeError(nil, http.StatusRequestEntityTooLarge, nil, false)
+		return gnet.Close, len(buf), true
+	}
 	total := n + int(bodyLen)
 	if len(buf) < total {
 		c.keepDeadline(c.srv.cfg.RequestTimeout)

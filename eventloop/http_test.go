@@ -259,3 +259,35 @@ func readAll(resp *http.Response) string {
 		}
 	}
 }
+
+func TestFallbackBodyCapAndSubPaths(t *testing.T) {
+	var paths []string
+	var mu sync.Mutex
+	fallback := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		paths = append(paths, r.URL.Path)
+		mu.Unlock()
+		fmt.Fprint(w, "fallback")
+	})
+	ts := startServer(t, Config{Fallback: fallback, MaxFallbackBody: 1000}, EndpointConfig{})
+	// A file below the endpoint's path is not the endpoint's (Node's serveClient).
+	resp, err := noKeepAlive.Get("http://" + ts.addr + "/engine.io/engine.io.min.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := readAll(resp); resp.StatusCode != 200 || body != "fallback" {
+		t.Fatalf("sub-path: %d %q", resp.StatusCode, body)
+	}
+	// A body over MaxFallbackBody is refused before it is read.
+	c := dialRaw(t, ts.addr)
+	c.send(t, "POST /api HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n")
+	if resp, _ := c.readResponse(t); resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status %d, want 413", resp.StatusCode)
+	}
+	c.expectEOF(t)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(paths) != 1 || paths[0] != "/engine.io/engine.io.min.js" {
+		t.Fatalf("fallback saw %v", paths)
+	}
+}

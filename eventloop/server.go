@@ -7,6 +7,7 @@
 package eventloop
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -43,6 +44,9 @@ type Config struct {
 	// IdleTimeout is how long a keep-alive HTTP connection may wait for its next request, and how long a new
 	// connection may wait before it sends anything. Default 60s.
 	IdleTimeout time.Duration
+	// MaxFallbackBody caps the body of a request for Fallback; a larger one is answered with 413 without being
+	// read. Default 1 MiB.
+	MaxFallbackBody int
 	// Fallback serves requests outside every endpoint's path. It runs on its own goroutine, so it may block. Its
 	// response is buffered and written when the handler returns. Default: 404.
 	Fallback http.Handler
@@ -70,6 +74,9 @@ func (c *Config) normalize() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.MaxFallbackBody <= 0 {
+		c.MaxFallbackBody = 1 << 20
 	}
 	if c.TimerResolution <= 0 {
 		c.TimerResolution = 5 * time.Millisecond
@@ -208,6 +215,7 @@ func (s *Server) Close() error {
 // the event loops. Connections still open then are closed.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
+	s.DrainBroadcasts(ctx)
 	s.closeAllSessions()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
@@ -219,6 +227,36 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	return s.Close()
+}
+
+// DrainBroadcasts has every event loop write the broadcasts queued for it, and waits for them (or ctx): a
+// session closed afterwards gets them before its close frame. Shutdown calls it; an application that closes
+// sessions itself at shutdown calls it first.
+func (s *Server) DrainBroadcasts(ctx context.Context) {
+	s.loopsMu.Lock()
+	loops := make([]*loopState, 0, len(s.loops))
+	for _, ls := range s.loops {
+		loops = append(loops, ls)
+	}
+	s.loopsMu.Unlock()
+	done := make(chan struct{}, len(loops))
+	for _, ls := range loops {
+		err := ls.el.Execute(ctx, gnet.RunnableFunc(func(ctx context.Context) error {
+			err := ls.Run(ctx)
+			done <- struct{}{}
+			return err
+		}))
+		if err != nil {
+			done <- struct{}{}
+		}
+	}
+	for range loops {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 func (s *Server) closeAllSessions() {
@@ -297,9 +335,15 @@ func (s *Server) OnTraffic(gc gnet.Conn) gnet.Action {
 	return c.serve()
 }
 
+// endpointFor returns the endpoint whose path is the request's path, or nil. A path below an endpoint's
+// (/socket.io/socket.io.min.js) is not the endpoint's: it goes to Fallback, as Node's serveClient does.
 func (s *Server) endpointFor(target []byte) *Endpoint {
+	path := target
+	if i := bytes.IndexByte(path, '?'); i >= 0 {
+		path = path[:i]
+	}
 	for _, ep := range s.endpoints {
-		if len(target) >= len(ep.cfg.Path) && string(target[:len(ep.cfg.Path)]) == ep.cfg.Path {
+		if string(path) == ep.cfg.Path {
 			return ep
 		}
 	}

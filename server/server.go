@@ -44,12 +44,14 @@ type Options struct {
 	Addr string
 	// Path is the URL path of the endpoint. Default "/socket.io/".
 	Path string
-	// PingInterval, PingTimeout, UpgradeTimeout, MaxPayload, Transports, DisableUpgrades, CORS, Cookie and
-	// AllowRequest configure the Engine.IO endpoint (see eventloop.EndpointConfig).
+	// PingInterval, PingTimeout, UpgradeTimeout, MaxPayload, MaxBacklog (the slow-consumer bound), Transports,
+	// DisableUpgrades, CORS, Cookie and AllowRequest configure the Engine.IO endpoint (see
+	// eventloop.EndpointConfig).
 	PingInterval    time.Duration
 	PingTimeout     time.Duration
 	UpgradeTimeout  time.Duration
 	MaxPayload      int
+	MaxBacklog      int
 	Transports      []string
 	DisableUpgrades bool
 	CORS            *eventloop.CORS
@@ -154,6 +156,7 @@ func attach(engine *eventloop.Server, opts Options) (*Server, error) {
 		PingTimeout:     opts.PingTimeout,
 		UpgradeTimeout:  opts.UpgradeTimeout,
 		MaxPayload:      opts.MaxPayload,
+		MaxBacklog:      opts.MaxBacklog,
 		Transports:      opts.Transports,
 		DisableUpgrades: opts.DisableUpgrades,
 		CORS:            opts.CORS,
@@ -229,6 +232,25 @@ func (s *Server) Of(name string) *Namespace {
 		s.nsps[name] = ns
 	}
 	return ns
+}
+
+// Namespace returns the namespace with the given name if it exists, without creating it.
+func (s *Server) Namespace(name string) (*Namespace, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	ns, ok := s.nsps[name]
+	return ns, ok
+}
+
+// Namespaces returns the existing namespaces.
+func (s *Server) Namespaces() []*Namespace {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]*Namespace, 0, len(s.nsps))
+	for _, ns := range s.nsps {
+		out = append(out, ns)
+	}
+	return out
 }
 
 // OfFunc registers a dynamic namespace: a client connecting to a namespace that does not exist yet creates it

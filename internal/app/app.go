@@ -47,9 +47,6 @@ type App struct {
 	draining atomic.Bool
 }
 
-// quiesce is the pause between the end of handshakes and the disconnection of the sockets at shutdown.
-const quiesce = 100 * time.Millisecond
-
 // namespaces are the namespaces the demo serves (the publish API and the metrics cover these).
 var namespaces = []string{"/"}
 
@@ -82,6 +79,7 @@ func New(cfg *config.Loaded, log *slog.Logger) (*App, error) {
 		PingTimeout:    c.PingTimeout,
 		ConnectTimeout: c.ConnectTimeout,
 		MaxPayload:     c.MaxPayload,
+		MaxBacklog:     c.MaxBacklog,
 		Logger:         log,
 	}
 	if len(c.CORSOrigins) > 0 {
@@ -141,10 +139,6 @@ func (a *App) Run(ctx context.Context) error {
 	// Logged once listening, so that a failure to listen prints nothing but its error.
 	a.log.Info("fastio demo ready", append([]any{"url", fmt.Sprintf("http://%s/", displayAddr(a.engine.Addr())),
 		"version", a.version}, a.cfg.Settings()...)...)
-	if c.MaxBacklog != config.DefaultMaxBacklog {
-		a.log.Warn("max-backlog is not applied yet: server.Options cannot carry eventloop.EndpointConfig.MaxBacklog; the engine's bound applies",
-			"wanted", c.MaxBacklog, "applied", config.DefaultMaxBacklog)
-	}
 	if _, ok := demo.ClientBundle(); !ok {
 		a.log.Warn("the socket.io client bundle is not embedded in this build: the demo page cannot connect (build with `make build`)")
 	}
@@ -169,10 +163,11 @@ func (a *App) shutdown(stopServe context.CancelFunc, done <-chan error) error {
 	a.limiter.Drain()
 	a.log.Info("shutting down", "grace", grace, "sessions", m.Sessions.Load(), "connections", m.Connections.Load())
 
-	// Broadcasts already handed to the event loops are written by a task of each loop, and a WebSocket session
-	// closed before that task runs loses them (the engine drops a batch for a session no longer open). Nothing
-	// tells from outside when the tasks ran, so the loops get a moment first: they take microseconds.
-	time.Sleep(min(grace/10, quiesce))
+	// Broadcasts already handed to the event loops are written first: a WebSocket session closed before its
+	// loop wrote them would lose them.
+	drainCtx, cancelDrain := context.WithTimeout(context.Background(), max(grace/10, 10*time.Millisecond))
+	a.engine.DrainBroadcasts(drainCtx)
+	cancelDrain()
 	_ = a.io.Close() // every socket: "server shutting down"; the loops keep running to write it
 	// Keep part of the grace period for stopping the loops.
 	drainUntil := deadline.Add(-min(grace/4, time.Second))

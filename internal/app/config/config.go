@@ -43,8 +43,7 @@ type Config struct {
 	IdleTimeout    time.Duration
 	// MaxPayload caps one polling body or WebSocket message, in bytes.
 	MaxPayload int
-	// MaxBacklog caps what may wait for one slow client, in bytes (see the package doc of app: not applied
-	// until server.Options can carry it).
+	// MaxBacklog caps what may wait for one slow client, in bytes; a client over it is closed as a slow consumer.
 	MaxBacklog int
 	// MaxConnections caps the open Engine.IO sessions (0: no cap).
 	MaxConnections int
@@ -148,7 +147,7 @@ var options = []option{
 		c.MaxPayload = n
 		return err
 	}},
-	{"max-backlog", "16MiB", "bytes that may wait for one slow client before it is disconnected (pending engine support: see README)", func(c *Config, v string) error {
+	{"max-backlog", "16MiB", "bytes that may wait for one slow client before it is disconnected as a slow consumer", func(c *Config, v string) error {
 		n, err := parseSize(v, 1<<10, 1<<30)
 		c.MaxBacklog = n
 		return err
