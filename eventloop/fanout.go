@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/panjf2000/gnet/v2"
 	"github.com/valyala/bytebufferpool"
@@ -67,6 +68,7 @@ type fanBatch struct {
 	frame    *Frame
 	volatile bool
 	conns    []*conn
+	queued   int64 // monotonic ns when the batch was handed to its loop
 }
 
 var batchPool = sync.Pool{New: func() any { return new(fanBatch) }}
@@ -98,6 +100,7 @@ func (s *Server) loopFor(el gnet.EventLoop) *loopState {
 
 // enqueue hands a batch to the loop and makes sure the loop will run.
 func (ls *loopState) enqueue(b *fanBatch) {
+	b.queued = monotime()
 	ls.mu.Lock()
 	ls.queue = append(ls.queue, b)
 	schedule := !ls.scheduled
@@ -135,7 +138,9 @@ func (ls *loopState) Run(context.Context) error {
 	}
 	clear(ls.dirty)
 	ls.dirty = ls.dirty[:0]
+	now := monotime()
 	for i, b := range ls.running {
+		ls.srv.fanoutLatency.Observe(time.Duration(now - b.queued))
 		b.frame.Release()
 		clear(b.conns)
 		b.conns = b.conns[:0]

@@ -92,7 +92,9 @@ type Server struct {
 	wheel     *wheel.Wheel
 	endpoints []*Endpoint
 	metrics   Metrics
-	requests  sync.Pool // *http1.Request, one per request being parsed
+	// fanoutLatency measures how long broadcasts wait for their event loop to write them.
+	fanoutLatency LatencyHistogram
+	requests      sync.Pool // *http1.Request, one per request being parsed
 
 	loopsMu sync.Mutex
 	loops   map[gnet.EventLoop]*loopState
@@ -143,6 +145,10 @@ func (s *Server) Handle(cfg EndpointConfig) (*Endpoint, error) {
 	s.endpoints = append(s.endpoints, ep)
 	return ep, nil
 }
+
+// FanoutLatency returns the histogram of the time from a broadcast's hand-over to an event loop until the
+// loop wrote it to every recipient it serves.
+func (s *Server) FanoutLatency() *LatencyHistogram { return &s.fanoutLatency }
 
 // Metrics returns the server's counters.
 func (s *Server) Metrics() *Metrics { return &s.metrics }

@@ -292,6 +292,7 @@ func (a *App) sockets() map[string]int {
 // collect gathers the metric families for a scrape.
 func (a *App) collect() []metrics.Family {
 	fams := metrics.Engine(a.engine.Metrics())
+	fams = append(fams, metrics.FanoutLatency(a.engine.FanoutLatency()))
 	fams = append(fams, metrics.Sockets(a.sockets()))
 	fams = append(fams, a.limiter.Families()...)
 	fams = append(fams, a.api.Families()...)

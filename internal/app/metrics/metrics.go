@@ -28,11 +28,12 @@ type Label struct{ Name, Value string }
 
 // Sample is one value of a family, told apart from the family's other samples by its labels.
 type Sample struct {
+	Suffix string // appended to the family name: "_bucket", "_sum", "_count" for a histogram
 	Labels []Label
 	Value  float64
 }
 
-// Family is a metric: a name, a help text, a type ("counter" or "gauge") and its samples.
+// Family is a metric: a name, a help text, a type ("counter", "gauge" or "histogram") and its samples.
 type Family struct {
 	Name    string
 	Help    string
@@ -69,6 +70,7 @@ func Write(w io.Writer, fams []Family) error {
 		buf = append(buf, '\n')
 		for _, s := range f.Samples {
 			buf = append(buf, f.Name...)
+			buf = append(buf, s.Suffix...)
 			if len(s.Labels) > 0 {
 				buf = append(buf, '{')
 				for i, l := range s.Labels {
@@ -185,6 +187,24 @@ var engineHelp = map[string]string{
 	"fastio_slow_consumers_total":            "Sessions closed because what waited for them exceeded the backlog bound.",
 	"fastio_sessions_closed_total":           "Engine.IO sessions ended.",
 }
+
+// FanoutLatency returns the histogram family of the engine's broadcast fan-out latency, in seconds.
+func FanoutLatency(h *eventloop.LatencyHistogram) Family {
+	cum, sum := h.Snapshot()
+	f := Family{Name: "fastio_fanout_latency_seconds", Type: "histogram",
+		Help: "Time from a broadcast's hand-over to an event loop until the loop wrote it to all its recipients."}
+	for i, b := range eventloop.LatencyBounds {
+		f.Samples = append(f.Samples, Sample{Suffix: "_bucket", Labels: []Label{{"le", formatSeconds(b)}}, Value: float64(cum[i])})
+	}
+	total := float64(cum[len(cum)-1])
+	f.Samples = append(f.Samples,
+		Sample{Suffix: "_bucket", Labels: []Label{{"le", "+Inf"}}, Value: total},
+		Sample{Suffix: "_sum", Value: sum.Seconds()},
+		Sample{Suffix: "_count", Value: total})
+	return f
+}
+
+func formatSeconds(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'g', -1, 64) }
 
 // Engine returns the families of the engine's counters.
 func Engine(m *eventloop.Metrics) []Family {

@@ -224,3 +224,26 @@ func TestValues(t *testing.T) {
 		}
 	}
 }
+
+func TestFanoutLatencyHistogram(t *testing.T) {
+	var h eventloop.LatencyHistogram
+	h.Observe(30 * time.Microsecond)
+	h.Observe(3 * time.Millisecond)
+	h.Observe(time.Second)
+	var b bytes.Buffer
+	if err := Write(&b, []Family{FanoutLatency(&h)}); err != nil {
+		t.Fatal(err)
+	}
+	text := b.String()
+	for _, want := range []string{
+		"# TYPE fastio_fanout_latency_seconds histogram\n",
+		`fastio_fanout_latency_seconds_bucket{le="5e-05"} 1` + "\n",
+		`fastio_fanout_latency_seconds_bucket{le="0.005"} 2` + "\n",
+		`fastio_fanout_latency_seconds_bucket{le="+Inf"} 3` + "\n",
+		"fastio_fanout_latency_seconds_count 3\n",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("missing %q in\n%s", want, text)
+		}
+	}
+}
