@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/valyala/bytebufferpool"
 
@@ -268,7 +269,7 @@ func (m *mailbox) run(task func()) {
 	}
 	m.running = true
 	m.mu.Unlock()
-	go m.drain()
+	m.client.srv.workers.submit(m)
 }
 
 func (m *mailbox) drain() {
@@ -295,4 +296,40 @@ func (m *mailbox) call(task func()) {
 		}
 	}()
 	task()
+}
+
+// workerPool runs mailboxes on long-lived goroutines: a goroutine that handled a task keeps its grown stack and
+// waits for the next mailbox, where a fresh goroutine per burst would start with a small stack and copy it as
+// soon as a handler encodes a packet. There is no bound: when every worker is busy (a handler may block), a new
+// worker starts, so that one client's slow handler never holds up another's; idle workers exit after a while.
+type workerPool struct {
+	ready chan *mailbox
+	idle  time.Duration
+}
+
+func newWorkerPool(idle time.Duration) *workerPool {
+	return &workerPool{ready: make(chan *mailbox), idle: idle}
+}
+
+// submit hands m to an idle worker, or to a new one.
+func (p *workerPool) submit(m *mailbox) {
+	select {
+	case p.ready <- m:
+	default:
+		go p.work(m)
+	}
+}
+
+func (p *workerPool) work(m *mailbox) {
+	timer := time.NewTimer(p.idle)
+	defer timer.Stop()
+	for {
+		m.drain()
+		timer.Reset(p.idle)
+		select {
+		case m = <-p.ready:
+		case <-timer.C:
+			return
+		}
+	}
 }

@@ -119,6 +119,7 @@ type Server struct {
 	nsps    map[string]*Namespace
 	parents []*ParentNamespace
 
+	workers *workerPool   // goroutines that run the clients' handlers
 	offsets atomic.Uint64 // connection state recovery offsets
 	closed  atomic.Bool
 }
@@ -149,7 +150,8 @@ func Attach(engine *eventloop.Server, opts Options) (*Server, error) {
 }
 
 func attach(engine *eventloop.Server, opts Options) (*Server, error) {
-	s := &Server{opts: opts, engine: engine, log: opts.Logger, nsps: make(map[string]*Namespace)}
+	s := &Server{opts: opts, engine: engine, log: opts.Logger, nsps: make(map[string]*Namespace),
+		workers: newWorkerPool(10 * time.Second)}
 	ep, err := engine.Handle(eventloop.EndpointConfig{
 		Path:            opts.Path,
 		PingInterval:    opts.PingInterval,
