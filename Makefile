@@ -5,11 +5,12 @@ E2E_DIR   := test/e2e
 DEMO_WEB  := internal/demo/web
 CLIENT_JS := $(DEMO_WEB)/static/vendor/socket.io.min.js
 BROWSER_DIR := test/browser
+CLUSTER_DIR := test/cluster
 CHROMIUM  ?= /usr/bin/chromium
 FUZZTIME  ?= 20s
 PORT      ?= 3000
 
-.PHONY: all build run test test-go test-e2e e2e-deps demo-client chromium test-browser lint bench fuzz clean
+.PHONY: all build run test test-go test-e2e e2e-deps demo-client chromium test-browser test-cluster lint bench fuzz clean
 
 all: build
 
@@ -33,7 +34,7 @@ run: build
 	./$(BIN) demo --port $(PORT)
 
 ## test: lint, Go unit and conformance tests under the race detector, then the Node.js end-to-end tests.
-test: lint test-go test-e2e test-browser
+test: lint test-go test-e2e test-browser test-cluster
 
 test-go: demo-client
 	$(GO) test -race -count=1 ./...
@@ -61,6 +62,16 @@ $(BROWSER_DIR)/node_modules/.installed: $(BROWSER_DIR)/package-lock.json
 ## test-browser: the demo page in headless Chromium, two pages (one on long-polling) chatting through bin/fastio.
 test-browser: build chromium $(BROWSER_DIR)/node_modules/.installed
 	cd $(BROWSER_DIR) && FASTIO_BIN="$(CURDIR)/$(BIN)" CHROMIUM="$(CHROMIUM)" npm test
+
+# Redis interop: two fastio nodes and a Node.js socket.io node with @socket.io/redis-adapter, both emitters.
+# Each test starts its own redis-server (test/cluster/start-redis.sh installs Debian's package when missing).
+$(CLUSTER_DIR)/node_modules/.installed: $(CLUSTER_DIR)/package-lock.json
+	cd $(CLUSTER_DIR) && npm ci --no-audit --no-fund
+	touch $@
+
+test-cluster: $(CLUSTER_DIR)/node_modules/.installed
+	$(GO) build -o bin/fastionode ./test/cluster/fastionode
+	cd $(CLUSTER_DIR) && FASTIO_CLUSTER_NODE=$(CURDIR)/bin/fastionode npm test
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './test/e2e/node_modules/*')); \

@@ -135,6 +135,11 @@ func (a *MemoryAdapter) Rooms() []string {
 	return rooms
 }
 
+// HasRoom reports whether a local socket is in room (its own room included).
+func (a *MemoryAdapter) HasRoom(room string) bool {
+	return a.nsp.Socket(room) != nil || a.rooms.Len(room) > 0
+}
+
 // eachInRoom calls fn for the local members of room: the socket whose own room it is, then the index's members.
 func (a *MemoryAdapter) eachInRoom(room string, fn func(id string, s *Socket)) {
 	if s := a.nsp.Socket(room); s != nil {

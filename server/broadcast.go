@@ -128,7 +128,11 @@ func (b *BroadcastOperator) EmitWithAck(ctx context.Context, event string, args 
 }
 
 func (b *BroadcastOperator) emitWithAck(ctx context.Context, event string, args []any) ([]*Args, error) {
-	col := &ackCollector{serversLeft: b.nsp.adapter.ServerCount(), done: make(chan struct{})}
+	servers := b.nsp.adapter.ServerCount()
+	if b.flags.Local {
+		servers = 1 // only this node answers
+	}
+	col := &ackCollector{serversLeft: servers, done: make(chan struct{})}
 	err := b.nsp.adapter.BroadcastWithAck(&OutPacket{Event: event, Args: args}, b.options(), col.onCount, col.onAck)
 	if err != nil {
 		return nil, err

@@ -214,6 +214,12 @@ type ServerSideEvent struct {
 	ack  func(args ...any)
 }
 
+// NewServerSideEvent builds an event received from another server, for Namespace.DispatchServerSide; ack, when
+// not nil, answers the sender (for adapters).
+func NewServerSideEvent(name string, args *Args, ack func(args ...any)) *ServerSideEvent {
+	return &ServerSideEvent{Name: name, Args: args, ack: ack}
+}
+
 // Ack answers the event, when the sender asked for an acknowledgement.
 func (e *ServerSideEvent) Ack(args ...any) {
 	if e.ack != nil {

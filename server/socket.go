@@ -55,23 +55,54 @@ type Handshake struct {
 	// Auth is the JSON payload of the CONNECT packet ({} when the client sent none).
 	Auth RawJSON
 
-	req *eventloop.Request
+	req *eventloop.Request // the local request, read on demand; nil for a socket of another node
+	// The same, as another node reported them.
+	url     string
+	headers http.Header
+	query   url.Values
 }
 
 // URL returns the request target of the first request.
-func (h *Handshake) URL() string { return h.req.URL() }
+func (h *Handshake) URL() string {
+	if h.req == nil {
+		return h.url
+	}
+	return h.req.URL()
+}
 
 // Headers returns the headers of the request that opened the Engine.IO session. Do not modify the map.
-func (h *Handshake) Headers() http.Header { return h.req.Header() }
+func (h *Handshake) Headers() http.Header {
+	if h.req == nil {
+		return h.headers
+	}
+	return h.req.Header()
+}
 
 // Query returns the query string of that request. Do not modify the map.
-func (h *Handshake) Query() url.Values { return h.req.Query() }
+func (h *Handshake) Query() url.Values {
+	if h.req == nil {
+		return h.query
+	}
+	return h.req.Query()
+}
+
+// XDomain reports whether the request carried an Origin header.
+func (h *Handshake) XDomain() bool { return h.Headers().Get("Origin") != "" }
 
 // Issued returns Time in milliseconds since the Unix epoch (Node's handshake.issued).
 func (h *Handshake) Issued() int64 { return h.Time.UnixMilli() }
 
-// XDomain reports whether the request carried an Origin header.
-func (h *Handshake) XDomain() bool { return h.req.Header().Get("Origin") != "" }
+// NewRemoteHandshake describes the handshake of a socket connected to another node of a cluster, from what
+// that node reported (for adapters).
+func NewRemoteHandshake(t time.Time, address string, secure bool, rawURL string, auth RawJSON, headers http.Header, query url.Values) *Handshake {
+	if headers == nil {
+		headers = http.Header{}
+	}
+	if query == nil {
+		query = url.Values{}
+	}
+	return &Handshake{Time: t, Address: address, Secure: secure, Auth: auth, url: rawURL, headers: headers, query: query}
+}
 
 // DecodeAuth decodes the auth payload into v.
 func (h *Handshake) DecodeAuth(v any) error { return sonic.Unmarshal(h.Auth, v) }

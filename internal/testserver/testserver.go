@@ -12,6 +12,7 @@ import (
 	"net/http/pprof"
 	"time"
 
+	redisadapter "github.com/fastio/fastio/adapter/redis"
 	"github.com/fastio/fastio/eventloop"
 	"github.com/fastio/fastio/server"
 )
@@ -27,7 +28,10 @@ type Config struct {
 	// Recovery turns connection state recovery on (not part of the contract: the recovery tests use it).
 	Recovery bool
 	// Pprof serves net/http/pprof under /debug/pprof/ on the same port (for profiling benchmarks).
-	Pprof  bool
+	Pprof bool
+	// Redis, a redis:// URL, joins the cluster of the servers using that Redis (Node's @socket.io/redis-adapter
+	// protocol).
+	Redis  string
 	Logger *slog.Logger
 }
 
@@ -52,11 +56,13 @@ func (cfg *Config) Flags(fs *flag.FlagSet) {
 	fs.IntVar(&cfg.EventLoops, "event-loops", cfg.EventLoops, "number of event loops (0: one per CPU)")
 	fs.BoolVar(&cfg.Recovery, "recovery", cfg.Recovery, "enable Socket.IO connection state recovery")
 	fs.BoolVar(&cfg.Pprof, "pprof", cfg.Pprof, "serve net/http/pprof under /debug/pprof/")
+	fs.StringVar(&cfg.Redis, "redis", cfg.Redis, "redis:// URL of the Redis server of a cluster")
 }
 
 // Server is a configured test server, ready to Serve.
 type Server struct {
-	srv *eventloop.Server
+	srv        *eventloop.Server
+	closeRedis func() error
 }
 
 // New builds the test server.
@@ -101,16 +107,30 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Recovery {
 		opts.ConnectionStateRecovery = &server.RecoveryOptions{}
 	}
+	var closeRedis func() error
+	if cfg.Redis != "" {
+		node, closer, err := redisadapter.Dial(context.Background(), cfg.Redis, redisadapter.Options{Logger: cfg.Logger})
+		if err != nil {
+			return nil, fmt.Errorf("testserver: %w", err)
+		}
+		opts.Adapter, closeRedis = node.Adapter, closer
+	}
 	io, err := server.Attach(srv, opts)
 	if err != nil {
 		return nil, fmt.Errorf("testserver: %w", err)
 	}
 	mountSocketIO(io)
-	return &Server{srv: srv}, nil
+	return &Server{srv: srv, closeRedis: closeRedis}, nil
 }
 
 // Serve runs until ctx is done.
-func (s *Server) Serve(ctx context.Context) error { return s.srv.Serve(ctx) }
+func (s *Server) Serve(ctx context.Context) error {
+	err := s.srv.Serve(ctx)
+	if s.closeRedis != nil {
+		_ = s.closeRedis()
+	}
+	return err
+}
 
 // Engine returns the underlying server (for its address and metrics).
 func (s *Server) Engine() *eventloop.Server { return s.srv }
