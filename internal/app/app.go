@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	redisadapter "github.com/fastio/fastio/adapter/redis"
 	"github.com/fastio/fastio/eventloop"
 	"github.com/fastio/fastio/internal/app/config"
 	"github.com/fastio/fastio/internal/app/httpapi"
@@ -45,6 +46,8 @@ type App struct {
 
 	ready    atomic.Bool
 	draining atomic.Bool
+
+	closeRedis func() error // closes the cluster adapter, when there is one
 }
 
 // namespaces are the namespaces the demo serves (the publish API and the metrics cover these).
@@ -84,6 +87,13 @@ func New(cfg *config.Loaded, log *slog.Logger) (*App, error) {
 	}
 	if len(c.CORSOrigins) > 0 {
 		opts.CORS = &eventloop.CORS{Origins: c.CORSOrigins}
+	}
+	if c.Redis != "" {
+		node, closer, err := redisadapter.Dial(context.Background(), c.Redis, redisadapter.Options{Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		opts.Adapter, a.closeRedis = node.Adapter, closer
 	}
 	a.limiter.Install(&opts)
 	// Attached rather than made with server.New: the application serves the engine itself, so that closing the
@@ -187,6 +197,9 @@ func (a *App) shutdown(stopServe context.CancelFunc, done <-chan error) error {
 	}
 	left := m.Sessions.Load()
 	stopServe()
+	if a.closeRedis != nil {
+		_ = a.closeRedis()
+	}
 	timer := time.NewTimer(max(time.Until(deadline), 0))
 	defer timer.Stop()
 	select {

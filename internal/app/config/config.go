@@ -53,6 +53,8 @@ type Config struct {
 	APIToken string
 	// APIMaxBody caps the body of a publish API request, in bytes.
 	APIMaxBody int
+	// Redis, a redis:// URL, joins the cluster of the servers using that Redis; empty: a single node.
+	Redis string
 	// LogLevel and LogFormat ("text" or "json") configure the log on stderr.
 	LogLevel  slog.Level
 	LogFormat string
@@ -167,6 +169,13 @@ var options = []option{
 			return errors.New("must not contain spaces or control characters")
 		}
 		c.APIToken = v
+		return nil
+	}},
+	{"redis", "", "redis:// URL of the Redis server of a cluster (Node's @socket.io/redis-adapter protocol); empty: one node", func(c *Config, v string) error {
+		if v != "" && !strings.HasPrefix(v, "redis://") && !strings.HasPrefix(v, "rediss://") {
+			return errors.New("must be a redis:// or rediss:// URL")
+		}
+		c.Redis = v
 		return nil
 	}},
 	{"api-max-body", "1MiB", "largest publish API request body (bytes; KiB, MiB suffixes)", func(c *Config, v string) error {
