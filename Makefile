@@ -10,7 +10,7 @@ CHROMIUM  ?= /usr/bin/chromium
 FUZZTIME  ?= 20s
 PORT      ?= 3000
 
-.PHONY: all build run test test-go test-e2e e2e-deps demo-client chromium test-browser test-cluster lint bench fuzz clean
+.PHONY: all build run test test-go test-e2e e2e-deps demo-client chromium test-browser test-cluster lint bench microbench fuzz clean
 
 all: build
 
@@ -78,8 +78,13 @@ lint:
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-## bench: Go micro-benchmarks of the hot paths, with allocation counts.
-bench:
+## bench: fastio against Node.js socket.io (and the bare baseline) with the load generator, in one run of about
+## 5 minutes; regenerates BENCHMARKS.md and bench/charts/.
+bench: build e2e-deps
+	./$(BIN) bench suite --out BENCHMARKS.md --charts bench/charts
+
+## microbench: Go micro-benchmarks of the hot paths, with allocation counts.
+microbench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
 ## fuzz: run every fuzz target for $(FUZZTIME).

@@ -43,6 +43,12 @@ type Scenario interface {
 	Work(ctx context.Context, w *Worker) error
 }
 
+// OptionDefaulter is implemented by a scenario whose defaults for the common flags differ from the usual ones
+// (the connect storm has no rate limit, for instance); Main calls it before parsing the flags.
+type OptionDefaulter interface {
+	DefaultOptions(o *Options)
+}
+
 var scenarios = map[string]func() Scenario{}
 
 // Register adds a scenario under name. It panics on a duplicate name.
@@ -92,21 +98,44 @@ func defaultOptions() Options {
 	}
 }
 
+// flags registers the common flags on fs, except names the scenario already defined for its own use (fanout's
+// --rate is a message rate; it moves the connect rate to --connect-rate).
 func (o *Options) flags(fs *flag.FlagSet) {
-	fs.StringVar(&o.URL, "url", o.URL, "server base URL (ws://host:port)")
-	fs.StringVar(&o.Path, "path", o.Path, "request path (default /socket.io/, or /engine.io/ with --engineio)")
-	fs.BoolVar(&o.EngineIO, "engineio", o.EngineIO, "Engine.IO only: skip the Socket.IO CONNECT")
-	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "Socket.IO namespace")
-	fs.StringVar(&o.Auth, "auth", o.Auth, "Socket.IO CONNECT auth payload, a JSON object")
-	fs.IntVar(&o.Conns, "conns", o.Conns, "connections to open")
-	fs.Var((*rateFlag)(&o.Rate), "rate", "connects per second over all workers, e.g. 2000/s (0: unlimited)")
-	fs.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "handshakes in flight per worker at most")
-	fs.DurationVar(&o.ConnectTimeout, "connect-timeout", o.ConnectTimeout, "limit for one connection's handshake")
-	fs.Var((*procsFlag)(&o.Procs), "procs", "worker processes: auto, or a number (0: in this process)")
-	fs.StringVar(&o.SourceIPs, "source-ips", o.SourceIPs, "source addresses, e.g. 127.0.0.1-127.0.0.8 (default: enough loopback addresses)")
-	fs.Var((*pidFlag)(&o.ServerPID), "server-pid", "server process to sample: a PID, auto (the listener of the URL's port) or none")
-	fs.BoolVar(&o.JSON, "json", o.JSON, "print the result as one JSON object on stdout")
-	fs.DurationVar(&o.Progress, "progress", o.Progress, "progress line period when stderr is not a terminal")
+	def := func(name string, define func(name string)) {
+		if fs.Lookup(name) == nil {
+			define(name)
+		}
+	}
+	def("url", func(n string) { fs.StringVar(&o.URL, n, o.URL, "server base URL (ws://host:port)") })
+	def("path", func(n string) {
+		fs.StringVar(&o.Path, n, o.Path, "request path (default /socket.io/, or /engine.io/ with --engineio)")
+	})
+	def("engineio", func(n string) { fs.BoolVar(&o.EngineIO, n, o.EngineIO, "Engine.IO only: skip the Socket.IO CONNECT") })
+	def("namespace", func(n string) { fs.StringVar(&o.Namespace, n, o.Namespace, "Socket.IO namespace") })
+	def("auth", func(n string) { fs.StringVar(&o.Auth, n, o.Auth, "Socket.IO CONNECT auth payload, a JSON object") })
+	def("conns", func(n string) { fs.IntVar(&o.Conns, n, o.Conns, "connections to open") })
+	def("rate", func(n string) {
+		fs.Var((*rateFlag)(&o.Rate), n, "connects per second over all workers, e.g. 2000/s (0: unlimited)")
+	})
+	def("concurrency", func(n string) {
+		fs.IntVar(&o.Concurrency, n, o.Concurrency, "handshakes in flight per worker at most")
+	})
+	def("connect-timeout", func(n string) {
+		fs.DurationVar(&o.ConnectTimeout, n, o.ConnectTimeout, "limit for one connection's handshake")
+	})
+	def("procs", func(n string) {
+		fs.Var((*procsFlag)(&o.Procs), n, "worker processes: auto, or a number (0: in this process)")
+	})
+	def("source-ips", func(n string) {
+		fs.StringVar(&o.SourceIPs, n, o.SourceIPs, "source addresses, e.g. 127.0.0.1-127.0.0.8 (default: enough loopback addresses)")
+	})
+	def("server-pid", func(n string) {
+		fs.Var((*pidFlag)(&o.ServerPID), n, "server process to sample: a PID, auto (the listener of the URL's port) or none")
+	})
+	def("json", func(n string) { fs.BoolVar(&o.JSON, n, o.JSON, "print the result as one JSON object on stdout") })
+	def("progress", func(n string) {
+		fs.DurationVar(&o.Progress, n, o.Progress, "progress line period when stderr is not a terminal")
+	})
 }
 
 // Per-source-address budget of connections to one server address: the kernel's default ephemeral range holds
@@ -316,6 +345,10 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", n, scenarios[n]().Summary())
 	}
 	fmt.Fprintln(w)
+	fmt.Fprintln(w, "other commands:")
+	fmt.Fprintf(w, "  %-16s %s\n", "suite", "run every scenario against fastio, Node.js socket.io and the baseline; write BENCHMARKS.md")
+	fmt.Fprintf(w, "  %-16s %s\n", "baseline-server", "the bare Go fan-out server the targets are measured against")
+	fmt.Fprintln(w)
 	fmt.Fprintln(w, "`fastio bench <scenario> -h` lists the flags.")
 }
 
@@ -340,6 +373,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	name := args[0]
+	switch name {
+	case "baseline-server":
+		return runBaselineServer(ctx, args[1:], stderr)
+	case "suite":
+		return runSuite(ctx, args[1:], stdout, stderr)
+	}
 	factory, ok := scenarios[name]
 	if !ok {
 		usage(stderr)
@@ -347,10 +386,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	sc := factory()
 	opts := defaultOptions()
-	fs := flag.NewFlagSet("bench "+name, flag.ContinueOnError)
+	if d, ok := sc.(OptionDefaulter); ok {
+		d.DefaultOptions(&opts)
+	}
+	fs := flagSetFor(sc, &opts)
+	fs.Init("bench "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	opts.flags(fs)
-	sc.Flags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: fastio bench %s [flags]\n\n%s\n\nflags:\n", name, sc.Summary())
 		fs.PrintDefaults()
@@ -386,6 +427,15 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	PrintTable(stderr, res)
 	return writeJSON(stdout, res)
+}
+
+// flagSetFor returns the flag set of a scenario: its own flags, then the common ones it did not take over.
+func flagSetFor(sc Scenario, o *Options) *flag.FlagSet {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	sc.Flags(fs)
+	o.flags(fs)
+	return fs
 }
 
 // numCPU is exported to results so figures can be read against the machine.

@@ -35,6 +35,15 @@ type ClientConfig struct {
 	ReadBufferSize int
 	// MaxMessage is the largest message accepted from the server (default 16 MiB).
 	MaxMessage int
+	// Polling makes Dial open the session over HTTP long-polling first, as the JavaScript client does with its
+	// default transports: the handshake GET, the Socket.IO CONNECT by POST and its reply by GET, then the upgrade
+	// to WebSocket (2probe, 3probe, 5). The connection then runs over WebSocket. URL stays the WebSocket URL; the
+	// polling requests use the same host and path.
+	Polling bool
+
+	// OnReady is called once per connection when its handshake is done, before its reader starts (so before any
+	// OnMessage for it): the place to set Conn.Value.
+	OnReady func(c *Conn)
 
 	// OnMessage is called on the connection's reader goroutine for each Engine.IO message after the handshake,
 	// without its type byte: in Socket.IO mode that is the Socket.IO packet (`2["event",...]`). binary is true for
@@ -121,19 +130,14 @@ func init() { maskSeed.Store(uint32(time.Now().UnixNano()) | 1) }
 // answers pings on its own reader goroutine until Close. Errors are *Error with a kind (see ErrorKind).
 func Dial(ctx context.Context, cfg *ClientConfig, src netip.Addr) (*Conn, Timing, error) {
 	cfg.init()
+	if cfg.Polling {
+		return dialPolling(ctx, cfg, src)
+	}
 	var tm Timing
 	start := time.Now()
-	d := net.Dialer{
-		Timeout:   cfg.Timeout,
-		KeepAlive: -1, // the heartbeat is the protocol's job; no kernel timer per connection
-	}
-	if src.IsValid() {
-		d.LocalAddr = &net.TCPAddr{IP: src.AsSlice()}
-		d.Control = func(_, _ string, rc syscall.RawConn) error { return rc.Control(setBindNoPort) }
-	}
-	nc, err := d.DialContext(ctx, "tcp", cfg.URL.Host)
+	nc, err := dialTCP(ctx, cfg, src)
 	if err != nil {
-		return nil, tm, dialError(err)
+		return nil, tm, err
 	}
 	tm.TCP = time.Since(start)
 	c := &Conn{cfg: cfg, nc: nc, mask: maskSeed.Add(0x9e3779b9) | 1}
@@ -214,11 +218,45 @@ func Dial(ctx context.Context, cfg *ClientConfig, src netip.Addr) (*Conn, Timing
 		return fail("sio", ctx.Err())
 	}
 	_ = nc.SetDeadline(time.Time{})
-	if cfg.Live != nil {
-		cfg.Live.Add(1)
+	c.start(nil)
+	return c, tm, nil
+}
+
+// dialTCP opens the TCP connection to the server from src (the zero Addr lets the kernel choose).
+func dialTCP(ctx context.Context, cfg *ClientConfig, src netip.Addr) (net.Conn, error) {
+	d := net.Dialer{
+		Timeout:   cfg.Timeout,
+		KeepAlive: -1, // the heartbeat is the protocol's job; no kernel timer per connection
+	}
+	if src.IsValid() {
+		d.LocalAddr = &net.TCPAddr{IP: src.AsSlice()}
+		d.Control = func(_, _ string, rc syscall.RawConn) error { return rc.Control(setBindNoPort) }
+	}
+	nc, err := d.DialContext(ctx, "tcp", cfg.URL.Host)
+	if err != nil {
+		return nil, dialError(err)
+	}
+	return nc, nil
+}
+
+// start hands a connected Conn to the scenario (OnReady, then the messages that came during the handshake) and
+// starts its reader.
+func (c *Conn) start(early [][]byte) {
+	if c.cfg.OnReady != nil {
+		c.cfg.OnReady(c)
+	}
+	for _, p := range early {
+		if s := c.cfg.Stats; s != nil {
+			s.MessagesIn.Add(1)
+		}
+		if c.cfg.OnMessage != nil {
+			c.cfg.OnMessage(c, p, false)
+		}
+	}
+	if c.cfg.Live != nil {
+		c.cfg.Live.Add(1)
 	}
 	go c.readLoop()
-	return c, tm, nil
 }
 
 var pongPrefix = []byte{'3'}

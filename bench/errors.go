@@ -17,7 +17,9 @@ import (
 // Kinds: dial_refused, dial_timeout, dial_addr_unavailable (source address not bindable or ports exhausted),
 // dial_too_many_files, dial (other), ws_status_NNN (the upgrade answered another status), ws_handshake,
 // eio_open (bad open packet), sio_connect_error (the server refused CONNECT), sio_connect (bad reply), and for a
-// failure while waiting for a step: timeout_<step> or closed_<step> with step ws, open or sio; canceled.
+// failure while waiting for a step: timeout_<step> or closed_<step> with step ws, open, sio or upgrade; canceled.
+// Over polling: http_status_NNN (a request answered with another status than 200), eio_upgrade (the probe or the
+// upgrade went wrong).
 type Error struct {
 	Kind string
 	Err  error
@@ -69,6 +71,8 @@ func stepError(step string, err error) *Error {
 		return &Error{Kind: "sio_connect_error", Err: err}
 	}
 	switch step {
+	case "upgrade":
+		return &Error{Kind: "eio_upgrade", Err: err}
 	case "ws":
 		return &Error{Kind: "ws_handshake", Err: err}
 	case "open":

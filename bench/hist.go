@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math/bits"
+	"sync/atomic"
 	"time"
 )
 
@@ -174,4 +175,43 @@ func (h *Histogram) Summary() LatencySummary {
 		P50: ms(h.Quantile(0.5)), P90: ms(h.Quantile(0.9)), P99: ms(h.Quantile(0.99)), P999: ms(h.Quantile(0.999)),
 		Max: ms(h.max),
 	}
+}
+
+// AtomicHistogram is a Histogram that many goroutines may record into at once (atomic counters). Snapshot turns it
+// into a Histogram for merging and JSON.
+type AtomicHistogram struct {
+	counts [histBuckets]atomic.Uint64
+	n      atomic.Uint64
+	sum    atomic.Int64
+	min1   atomic.Int64 // smallest sample + 1; 0 before the first
+	max    atomic.Int64
+}
+
+// Record adds one duration (negative ones count as 0).
+func (h *AtomicHistogram) Record(d time.Duration) {
+	d = max(d, 0)
+	h.counts[histIndex(uint64(d))].Add(1)
+	h.sum.Add(int64(d))
+	for v := h.min1.Load(); (v == 0 || int64(d)+1 < v) && !h.min1.CompareAndSwap(v, int64(d)+1); v = h.min1.Load() {
+	}
+	for v := h.max.Load(); int64(d) > v && !h.max.CompareAndSwap(v, int64(d)); v = h.max.Load() {
+	}
+	h.n.Add(1)
+}
+
+// Snapshot returns the samples so far as a Histogram. Samples recorded concurrently may be partly included.
+func (h *AtomicHistogram) Snapshot() *Histogram {
+	out := &Histogram{}
+	for i := range h.counts {
+		c := h.counts[i].Load()
+		out.counts[i] = c
+		out.n += c
+	}
+	if out.n == 0 {
+		return out
+	}
+	out.sum = time.Duration(h.sum.Load())
+	out.min, out.max = time.Duration(max(h.min1.Load()-1, 0)), time.Duration(h.max.Load())
+	out.min = min(out.min, out.max) // a sample in flight
+	return out
 }

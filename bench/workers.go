@@ -281,6 +281,19 @@ func (w *Worker) Expect(ctx context.Context, typ string, v any) error {
 	}
 }
 
+// Next waits for the parent's next command, whatever its type.
+func (w *Worker) Next(ctx context.Context) (typ string, data json.RawMessage, err error) {
+	select {
+	case m, ok := <-w.cmds:
+		if !ok {
+			return "", nil, errors.New("the parent closed the channel")
+		}
+		return m.Type, m.Data, nil
+	case <-ctx.Done():
+		return "", nil, ctx.Err()
+	}
+}
+
 // ClientConfig returns a client configuration for the spec's endpoint, with the worker's traffic counters.
 // The scenario may set the callbacks before the first Dial.
 func (w *Worker) ClientConfig() *ClientConfig {
@@ -481,6 +494,7 @@ type Runner struct {
 	progress *progress
 	workers  []*workerHandle
 	closed   bool
+	handlers map[string]func(worker int, data json.RawMessage)
 
 	cpuSelf0, cpuChildren0 time.Duration
 }
@@ -641,6 +655,10 @@ func (r *Runner) readWorker(h *workerHandle, stdout io.Reader) {
 			_ = json.Unmarshal(m.Data, &s)
 			h.fatal.Store(&s)
 		default:
+			if fn := r.handlers[m.Type]; fn != nil {
+				fn(h.index, m.Data)
+				continue
+			}
 			h.events <- m
 		}
 	}
@@ -657,6 +675,15 @@ func (r *Runner) Counters() CounterValues {
 		}
 	}
 	return sum
+}
+
+// Handle routes the workers' messages of type typ to fn, called on the worker's reader goroutine, instead of to
+// Gather: for messages a worker sends on its own at any time (feedback, not answers). Call it before StartWorkers.
+func (r *Runner) Handle(typ string, fn func(worker int, data json.RawMessage)) {
+	if r.handlers == nil {
+		r.handlers = map[string]func(int, json.RawMessage){}
+	}
+	r.handlers[typ] = fn
 }
 
 // Broadcast sends a command to every worker.
