@@ -3,9 +3,9 @@ package eio
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"github.com/fastio/fastio/codec/jsonstr"
 	"strconv"
 	"time"
-	"unicode/utf8"
 )
 
 // AppendOpen appends the open packet that starts a session to dst and
@@ -107,56 +107,5 @@ func NewSID() string {
 	return string(out[:])
 }
 
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string literal, escaped the way
-// JavaScript's JSON.stringify does it, so output matches Node.js byte for
-// byte: '"' and '\\' are backslash-escaped, \b \f \n \r \t use their short
-// forms, other control characters become \u00xx, and everything else,
-// including '<', '>', '&' and U+2028/U+2029, is written as is. Each byte of
-// invalid UTF-8 becomes U+FFFD, so the output is always valid JSON.
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	// Copy runs of bytes that need no escaping in one append: the common
-	// case (sids, transport names, messages) has no escapes at all.
-	run := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r != utf8.RuneError || size != 1 {
-				i += size // valid multi-byte sequence, copied with the run
-				continue
-			}
-		}
-		dst = append(dst, s[run:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\b':
-			dst = append(dst, '\\', 'b')
-		case '\f':
-			dst = append(dst, '\\', 'f')
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			if c < 0x20 {
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			} else {
-				dst = utf8.AppendRune(dst, utf8.RuneError) // invalid UTF-8 byte
-			}
-		}
-		i++
-		run = i
-	}
-	dst = append(dst, s[run:]...)
-	return append(dst, '"')
-}
+// appendJSONString appends s as a JSON string literal, escaped as JSON.stringify does (see package jsonstr).
+func appendJSONString(dst []byte, s string) []byte { return jsonstr.Append(dst, s) }

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bytedance/sonic/encoder"
+	"github.com/fastio/fastio/codec/jsonstr"
 )
 
 // RawJSON is a pre-encoded JSON value, written as is (not validated). An empty RawJSON is written as null.
@@ -454,60 +455,5 @@ func isNumberByte(c byte) bool {
 	return (c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-'
 }
 
-// strPlain[c] is true for the ASCII bytes that JSON.stringify writes as they are.
-var strPlain = func() (t [utf8.RuneSelf]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
-const hexDigits = "0123456789abcdef"
-
-// appendString writes s quoted as JSON.stringify quotes strings: '"' and '\\' escaped, \b \f \n \r \t, the
-// other control characters as \u00xx (lower-case hex), everything else as is (no HTML escaping, U+2028 and
-// U+2029 as they are). Invalid UTF-8 becomes U+FFFD, one per bad byte, as when Go converts to runes.
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if strPlain[c] {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, "\uFFFD"...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
+// appendString writes s quoted as JSON.stringify quotes strings (see package jsonstr).
+func appendString(dst []byte, s string) []byte { return jsonstr.Append(dst, s) }
