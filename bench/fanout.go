@@ -35,6 +35,9 @@ type Fanout struct {
 	Stall        time.Duration `json:"stall"`
 	ReadBuffer   int           `json:"read_buffer"`
 	ConnectRate  float64       `json:"connect_rate"`
+	// PublisherURL puts the publisher on another server than the subscribers (a cluster node: the broadcast
+	// crosses the cluster's adapter). Empty: the publisher uses --url.
+	PublisherURL string `json:"publisher_url,omitempty"`
 	rateSet      bool
 }
 
@@ -93,6 +96,7 @@ func (s *Fanout) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&s.Drain, "drain", s.Drain, "longest wait for the last deliveries after publishing stops")
 	fs.DurationVar(&s.Stall, "stall", s.Stall, "with --rate max: give up when no message completes for this long")
 	fs.IntVar(&s.ReadBuffer, "read-buffer", s.ReadBuffer, "each subscriber's read buffer (bytes)")
+	fs.StringVar(&s.PublisherURL, "publisher-url", s.PublisherURL, "server URL of the publisher, when it is another node of a cluster (default: --url)")
 	fs.Var((*rateFlag)(&s.ConnectRate), "connect-rate", "connects per second while the subscribers connect (0: unlimited)")
 }
 
@@ -512,6 +516,13 @@ func (s *Fanout) Run(ctx context.Context, r *Runner) (any, error) {
 
 	// The publisher: not in the room (no auth).
 	pcfg := &ClientConfig{URL: o.wsURL, Namespace: "/", Timeout: o.ConnectTimeout}
+	if s.PublisherURL != "" {
+		u, err := buildURL(s.PublisherURL, o.Path, o.EngineIO)
+		if err != nil {
+			return res, fmt.Errorf("--publisher-url: %w", err)
+		}
+		pcfg.URL = u
+	}
 	var src netip.Addr
 	if len(o.sourceAddrs) > 0 {
 		src, _ = netip.ParseAddr(o.sourceAddrs[0])

@@ -524,6 +524,7 @@ func (d *reportData) markdown(w io.Writer, chartDir, resultsPath string, charts 
 	tt.write(w)
 
 	d.fanoutSection(w, chartDir, charts)
+	includeSection(w, filepath.Join(filepath.Dir(chartDir), "CLUSTER.md"))
 	d.idleSection(w)
 	d.ackLoopSection(w, "echo", "Echo: acknowledged events over WebSocket",
 		"Each client emits `message-with-ack` with a small object and emits the next one as soon as the ack arrives "+
@@ -534,7 +535,7 @@ func (d *reportData) markdown(w io.Writer, chartDir, resultsPath string, charts 
 			"`message-with-ack`; the ack comes back in a GET. One message = one acked event (two HTTP requests).")
 	d.bottleneckSection(w)
 	d.problemsSection(w)
-	analysisSection(w, filepath.Join(filepath.Dir(chartDir), "ANALYSIS.md"))
+	includeSection(w, filepath.Join(filepath.Dir(chartDir), "ANALYSIS.md"))
 	d.commandsSection(w)
 	d.methodSection(w)
 }
@@ -962,9 +963,9 @@ func (d *reportData) methodSection(w io.Writer) {
 	fmt.Fprintln(w)
 }
 
-// analysisSection copies the hand-written analysis of the missed targets (bench/ANALYSIS.md: where the time and
-// the memory go, from profiles) into the report, so that regenerating the figures keeps it.
-func analysisSection(w io.Writer, path string) {
+// includeSection copies a hand-written section into the report (bench/ANALYSIS.md: where the time and the memory
+// go, from profiles; bench/CLUSTER.md: the two-node figures), so that regenerating the figures keeps it.
+func includeSection(w io.Writer, path string) {
 	text, err := os.ReadFile(path)
 	if err != nil {
 		return
