@@ -49,13 +49,14 @@ type client struct {
 	closeReason string           // set when the server closes the session itself
 	closed      bool
 
-	connectTimer wheel.Timer
+	connectTimer *wheel.Timer // guarded by mu: armed until the first namespace is joined, then dropped
 	tasks        mailbox
 }
 
 func newClient(s *Server, sess *eventloop.Session) *client {
 	c := &client{srv: s, sess: sess}
 	c.tasks.client = c
+	c.connectTimer = new(wheel.Timer)
 	c.connectTimer.Init(s.engine.Timers(), c.onConnectTimeout)
 	c.connectTimer.Reset(s.opts.ConnectTimeout)
 	return c
@@ -191,8 +192,16 @@ func (c *client) attach(s *Socket) bool {
 		return false
 	}
 	c.sockets = append(c.sockets, s)
-	c.connectTimer.Stop()
+	c.stopConnectTimerLocked()
 	return true
+}
+
+// stopConnectTimerLocked disarms and drops the connect timer. c.mu must be held.
+func (c *client) stopConnectTimerLocked() {
+	if c.connectTimer != nil {
+		c.connectTimer.Stop()
+		c.connectTimer = nil
+	}
 }
 
 func (c *client) detach(s *Socket) {
@@ -213,8 +222,8 @@ func (c *client) onEngineClose(reason string) {
 	if c.reasm != nil {
 		c.reasm.Reset()
 	}
+	c.stopConnectTimerLocked()
 	c.mu.Unlock()
-	c.connectTimer.Stop()
 	c.tasks.run(func() {
 		for _, s := range c.connected() {
 			s.onClose(reason)
