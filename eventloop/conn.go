@@ -156,6 +156,21 @@ func (c *conn) discard(n int) {
 // closeAsync closes the connection from any goroutine.
 func (c *conn) closeAsync() { _ = c.gc.Close() }
 
+// closeWebSocketAsync ends a WebSocket from any goroutine with a close frame and the closing handshake, as the
+// Node.js server closes an abandoned upgrade.
+func (c *conn) closeWebSocketAsync() {
+	err := c.gc.EventLoop().Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		if !c.closed && c.mode == modeWebSocket {
+			c.writeFrame(wsframe.AppendClose(nil, 0, ""))
+			c.startClosing(true)
+		}
+		return nil
+	}))
+	if err != nil {
+		c.closeAsync()
+	}
+}
+
 // setDeadline arms the slowness/idleness timer: the connection is closed if it is still in the same state after d.
 func (c *conn) setDeadline(d time.Duration) {
 	c.deadline.Store(monotime() + int64(d))

@@ -438,7 +438,7 @@ func (s *Session) onUpgradeTimeout() {
 	s.probe = nil
 	s.probed = false
 	s.mu.Unlock()
-	probe.closeAsync()
+	probe.closeWebSocketAsync()
 }
 
 // finish ends the session once: it detaches every connection, tells the handler, and forgets the session.
@@ -484,7 +484,7 @@ func (s *Session) finish(reason string, serverSide bool) {
 	}
 	s.mu.Unlock()
 	if probe != nil {
-		probe.closeAsync()
+		probe.closeWebSocketAsync()
 	}
 	s.ep.remove(s)
 	s.ep.metrics.sessionClosed(reason, wasWebSocket)

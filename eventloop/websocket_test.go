@@ -371,3 +371,60 @@ func TestShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestUpgradeTimeoutKeepsPolling(t *testing.T) {
+	ts := startServer(t, Config{}, EndpointConfig{UpgradeTimeout: 150 * time.Millisecond})
+	sid := ts.handshake(t)
+	c := dialWS(t, ts.addr, "EIO=4&transport=websocket&sid="+sid)
+	c.writeText(t, "2probe")
+	if got := c.readText(t); got != "3probe" {
+		t.Fatalf("probe answer %q", got)
+	}
+	// The client never sends "5": the probe is closed, the session stays on polling.
+	c.readClose(t)
+	s := ts.ep.Session(sid)
+	if s == nil || s.Transport() != TransportPolling {
+		t.Fatal("session lost after an abandoned upgrade")
+	}
+	_ = s.SendText("still polling")
+	if status, body := ts.get(t, "EIO=4&transport=polling&sid="+sid); status != 200 || body != "4still polling" {
+		t.Fatalf("poll after abandoned upgrade: %d %q", status, body)
+	}
+}
+
+func TestTransportOptions(t *testing.T) {
+	wsOnly := startServer(t, Config{}, EndpointConfig{Transports: []string{TransportWebSocket}})
+	if status, body := wsOnly.get(t, "EIO=4&transport=polling"); status != 400 || body != `{"code":0,"message":"Transport unknown"}` {
+		t.Fatalf("polling on a websocket-only endpoint: %d %q", status, body)
+	}
+	c := dialWS(t, wsOnly.addr, "EIO=4&transport=websocket")
+	readOpen(t, c)
+
+	noUpgrades := startServer(t, Config{}, EndpointConfig{DisableUpgrades: true})
+	status, body := noUpgrades.get(t, "EIO=4&transport=polling")
+	if status != 200 || !strings.Contains(body, `"upgrades":[]`) {
+		t.Fatalf("handshake with upgrades disabled: %d %q", status, body)
+	}
+	sid := body[9:29]
+	raw := dialRaw(t, noUpgrades.addr)
+	raw.send(t, "GET /engine.io/?EIO=4&transport=websocket&sid="+sid+" HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"+
+		"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	if resp, _ := raw.readResponse(t); resp.StatusCode != 400 {
+		t.Fatalf("upgrade with upgrades disabled: %d", resp.StatusCode)
+	}
+}
+
+func TestCORSOriginFunc(t *testing.T) {
+	ts := startServer(t, Config{}, EndpointConfig{CORS: &CORS{AllowOrigin: func(o string) bool { return strings.HasSuffix(o, ".trusted.example") }}})
+	for _, tc := range []struct{ origin, want string }{
+		{"https://app.trusted.example", "https://app.trusted.example"},
+		{"https://evil.example", ""},
+	} {
+		c := dialRaw(t, ts.addr)
+		c.send(t, "GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nOrigin: "+tc.origin+"\r\n\r\n")
+		resp, _ := c.readResponse(t)
+		if got := resp.Header.Get("Access-Control-Allow-Origin"); got != tc.want || resp.Header.Get("Vary") != "Origin" {
+			t.Fatalf("origin %s: allow-origin %q vary %q", tc.origin, got, resp.Header.Get("Vary"))
+		}
+	}
+}
