@@ -26,19 +26,13 @@ const closeLinger = time.Second
 // conn is the state of one TCP connection. Fields without a note are touched only on the connection's event
 // loop.
 type conn struct {
-	srv    *Server
-	gc     gnet.Conn
-	mode   connMode
-	closed bool // gnet closed the connection
+	srv *Server
+	gc  gnet.Conn
 
 	// HTTP
-	parked        bool     // a polling GET waits here for data: later requests stay buffered
-	busy          bool     // the fallback handler is running: later requests stay buffered
-	pollSess      *Session // the session whose GET is parked here
-	pollKeepAlive bool
-	pollOrigin    []byte // Origin of the parked GET, for its CORS headers
-	pollEP        *Endpoint
-	skip          int64 // bytes of a refused request body still to be dropped
+	pollSess *Session  // the session whose GET is parked here
+	pollReq  *pollInfo // what answering the parked GET needs; allocated by the connection's first poll
+	skip     int64     // bytes of a refused request body still to be dropped
 
 	// deadline is the monotonic time after which the connection is closed for slowness or idleness (0: none).
 	// The timer goroutine reads it, hence the atomic.
@@ -48,17 +42,29 @@ type conn struct {
 	// WebSocket
 	sess     *Session // the session this WebSocket serves or probes for
 	dec      wsframe.Decoder
-	probing  bool // this WebSocket is upgrading sess, which still runs on polling
-	inSync   bool // in modeClosing: the frame stream can still be parsed
-	lastNeed int  // bytes the next WebSocket frame needs, when known (to skip parsing until they are there)
+	lastNeed int // bytes the next WebSocket frame needs, when known (to skip parsing until they are there)
 
 	// Broadcasts: the event loop the connection belongs to, and the frames staged for its next writev.
 	loop      *loopState
 	staged    [][]byte
 	stagedOwn []*bytebufferpool.ByteBuffer // session buffers among staged, returned to the pool after the write
 
+	// The flags sit together so that the struct has no padding between them (an idle connection stays small).
+	mode    connMode
+	closed  bool // gnet closed the connection
+	parked  bool // a polling GET waits here for data: later requests stay buffered
+	busy    bool // the fallback handler is running: later requests stay buffered
+	probing bool // this WebSocket is upgrading sess, which still runs on polling
+	inSync  bool // in modeClosing: the frame stream can still be parsed
 	// flushQueued is guarded by the mutex of the session the conn serves.
 	flushQueued bool
+}
+
+// pollInfo is what the answer to a parked polling GET needs from its request.
+type pollInfo struct {
+	ep        *Endpoint
+	origin    []byte // Origin of the GET, for its CORS headers
+	keepAlive bool
 }
 
 // serve handles what arrived on the connection.

@@ -60,9 +60,12 @@ func (c *conn) poll(ep *Endpoint, s *Session, req *http1.Request) gnet.Action {
 		s.finish(ReasonTransportError, true)
 		return act
 	}
-	c.pollKeepAlive = req.KeepAlive
-	c.pollEP = ep
-	c.pollOrigin = append(c.pollOrigin[:0], req.Header("Origin")...)
+	if c.pollReq == nil {
+		c.pollReq = new(pollInfo)
+	}
+	c.pollReq.keepAlive = req.KeepAlive
+	c.pollReq.ep = ep
+	c.pollReq.origin = append(c.pollReq.origin[:0], req.Header("Origin")...)
 	var out *bytebufferpool.ByteBuffer
 	finished := false
 	switch {
@@ -99,7 +102,7 @@ func (c *conn) answerPoll(payload []byte) {
 	c.parked = false
 	c.pollSess = nil
 	c.writePayload(payload)
-	if !c.pollKeepAlive {
+	if !c.pollReq.keepAlive {
 		_ = c.gc.Close()
 		return
 	}
@@ -108,7 +111,7 @@ func (c *conn) answerPoll(payload []byte) {
 
 func (c *conn) writePayload(payload []byte) {
 	b := bytebufferpool.Get()
-	b.B = c.appendHead(b.B, c.pollEP, c.pollOrigin, http.StatusOK, payloadContentType, len(payload), c.pollKeepAlive)
+	b.B = c.appendHead(b.B, c.pollReq.ep, c.pollReq.origin, http.StatusOK, payloadContentType, len(payload), c.pollReq.keepAlive)
 	b.B = append(b.B, payload...)
 	_, _ = c.gc.Write(b.B)
 	bytebufferpool.Put(b)
