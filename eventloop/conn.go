@@ -229,3 +229,19 @@ func (c *conn) onClose() {
 		}
 	}
 }
+
+// wake schedules a flush on the connection's event loop, unless one is already on its way. It is part of
+// link; the session's mu is held.
+func (c *conn) wake() {
+	if c.flushQueued {
+		return
+	}
+	c.flushQueued = true
+	c.schedule()
+}
+
+// woken clears the flag wake sets. It is part of link; the session's mu is held.
+func (c *conn) woken() { c.flushQueued = false }
+
+// abandon ends the WebSocket with a close frame. It is part of link.
+func (c *conn) abandon() { c.closeWebSocketAsync() }

@@ -250,7 +250,22 @@ func (f *Fanout) Add(s *Session) bool {
 		f.count++
 		return true
 	}
-	c := s.ws
+	c, onLoop := s.ws.(*conn)
+	if !onLoop {
+		// A WebSocket served by net/http has its own writer goroutine: the frames join its queue.
+		if f.volatile && s.wsOut != nil && len(s.wsOut.B) > 0 {
+			s.mu.Unlock()
+			return true
+		}
+		if s.wsOut == nil {
+			s.wsOut = bytebufferpool.Get()
+		}
+		s.wsOut.B = append(s.wsOut.B, f.frame.buf.B...)
+		s.scheduleLocked(s.ws)
+		_ = s.checkBacklogAndUnlock()
+		f.count++
+		return true
+	}
 	s.mu.Unlock()
 	ls := c.loop
 	b := f.batches[ls]

@@ -1,7 +1,6 @@
 package eventloop
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/panjf2000/gnet/v2"
@@ -32,8 +31,7 @@ func (c *conn) openPolling(ep *Endpoint, req *http1.Request, raw []byte) gnet.Ac
 	_, _ = c.gc.Write(b.B)
 	bytebufferpool.Put(body)
 	bytebufferpool.Put(b)
-	s.hbTimer.Reset(ep.cfg.PingInterval)
-	ep.cfg.Handler.OnOpen(s)
+	s.started()
 	if !req.KeepAlive {
 		return gnet.Close
 	}
@@ -42,23 +40,12 @@ func (c *conn) openPolling(ep *Endpoint, req *http1.Request, raw []byte) gnet.Ac
 
 // poll handles a polling GET: it is answered at once when something is queued, or parked until something is.
 func (c *conn) poll(ep *Endpoint, s *Session, req *http1.Request) gnet.Action {
-	now := monotime()
-	s.mu.Lock()
-	if s.state == stateOpen && s.expiredLocked(now) {
-		s.mu.Unlock()
-		s.finish(ReasonPingTimeout, true)
+	outcome, out, finishReason := s.startPoll(c)
+	switch outcome {
+	case pollUnknownSID:
 		return c.refuse(ep, req, false, eio.CodeUnknownSID, "")
-	}
-	if s.state == stateClosed || s.websocket {
-		s.mu.Unlock()
-		return c.refuse(ep, req, false, eio.CodeUnknownSID, "")
-	}
-	if s.poll != nil {
-		// Two GETs at once: the second is refused and the session ends, the first GET getting a close packet.
-		s.mu.Unlock()
-		act := c.refuse(ep, req, false, eio.CodeBadRequest, "")
-		s.finish(ReasonTransportError, true)
-		return act
+	case pollOverlap:
+		return c.refuse(ep, req, false, eio.CodeBadRequest, "")
 	}
 	if c.pollReq == nil {
 		c.pollReq = new(pollInfo)
@@ -66,30 +53,17 @@ func (c *conn) poll(ep *Endpoint, s *Session, req *http1.Request) gnet.Action {
 	c.pollReq.keepAlive = req.KeepAlive
 	c.pollReq.ep = ep
 	c.pollReq.origin = append(c.pollReq.origin[:0], req.Header("Origin")...)
-	var out *bytebufferpool.ByteBuffer
-	finished := false
-	switch {
-	case s.probed && s.state == stateOpen:
-		// An upgrade is under way: end this GET at once so that the client can pause polling.
-		out = bytebufferpool.Get()
-		out.B = append(out.B, byte(eio.Noop))
-	case (s.pollOut != nil && len(s.pollOut.B) > 0) || s.state == stateClosing:
-		out, finished = s.takePayloadLocked()
-	default:
-		s.poll = c
+	if outcome == pollParked {
+		// The session may already have asked for a flush: it runs on this loop, after this returns.
 		c.parked = true
 		c.pollSess = s
 		c.clearDeadline()
-	}
-	reason := s.closeReason
-	s.mu.Unlock()
-	if out == nil {
 		return gnet.None
 	}
 	c.writePayload(out.B)
 	bytebufferpool.Put(out)
-	if finished {
-		s.finish(reason, false)
+	if finishReason != "" {
+		s.finish(finishReason, false)
 	}
 	if !req.KeepAlive {
 		return gnet.Close
@@ -117,30 +91,11 @@ func (c *conn) writePayload(payload []byte) {
 	bytebufferpool.Put(b)
 }
 
-var errStopPayload = errors.New("session closed while reading a payload")
-
 // post handles a polling POST: the packets of the payload are delivered in order and the request is answered
 // with "ok". A payload that does not parse ends the session.
 func (c *conn) post(ep *Endpoint, s *Session, req *http1.Request, body []byte) gnet.Action {
-	s.mu.Lock()
-	expired := s.state == stateOpen && s.expiredLocked(monotime())
-	open := s.state == stateOpen
-	s.mu.Unlock()
-	if expired {
-		s.finish(ReasonPingTimeout, true)
-	}
-	if !open || expired {
-		return c.refuse(ep, req, false, eio.CodeUnknownSID, "")
-	}
-	err := eio.DecodePayload(body, func(p eio.Packet) error {
-		if !s.onPacket(p) {
-			return errStopPayload
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, errStopPayload) {
-		s.finish(ReasonParseError, true)
-		return c.refuse(ep, req, false, eio.CodeBadRequest, "")
+	if code := s.receivePayload(body); code != 0 {
+		return c.refuse(ep, req, false, code, "")
 	}
 	b := bytebufferpool.Get()
 	b.B = c.appendHead(b.B, ep, req.Header("Origin"), http.StatusOK, "text/html", 2, req.KeepAlive)

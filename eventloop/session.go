@@ -55,14 +55,14 @@ type Session struct {
 	ep  *Endpoint
 	req *Request
 
-	// mu guards every field below it, and the flushQueued flag of the conns the session points to.
+	// mu guards every field below it, and is held when the links the session points to are woken.
 	mu        sync.Mutex
 	state     sessionState
 	websocket bool  // the current transport is WebSocket
-	ws        *conn // the WebSocket connection, when websocket is true
-	probe     *conn // a WebSocket being upgraded to (polling sessions only)
-	probed    bool  // the probe ping was answered: the polling side is being drained
-	poll      *conn // the connection holding the pending polling GET, if any
+	ws        link // the WebSocket connection, when websocket is true
+	probe     link // a WebSocket being upgraded to (polling sessions only)
+	probed    bool // the probe ping was answered: the polling side is being drained
+	poll      link // the connection holding the pending polling GET, if any
 	pollOut   *bytebufferpool.ByteBuffer
 	wsOut     *bytebufferpool.ByteBuffer
 	ctx       any
@@ -274,22 +274,33 @@ func (s *Session) queueStringLocked(text string) {
 	}
 }
 
-// scheduleLocked asks c's event loop to run a flush, unless one is already on its way.
-func (s *Session) scheduleLocked(c *conn) {
-	if c == nil || c.flushQueued {
-		return
-	}
-	c.flushQueued = true
-	c.schedule()
+// link is a connection a session writes through: a connection of an event loop (*conn), or one served by
+// net/http (*stdConn). The session calls wake and woken with its mu held; neither may block.
+type link interface {
+	// wake asks the connection's writer (its event loop, or its goroutine) to collect the session's output with
+	// takeWS or takePoll, unless it was already asked.
+	wake()
+	// woken tells the connection that its writer is collecting the output: the next wake must ask again.
+	woken()
+	// abandon ends a WebSocket with a close frame and the closing handshake (an upgrade given up). It is
+	// called without the session's mu.
+	abandon()
 }
 
-// takeWS hands the pending WebSocket output to c if c is the session's WebSocket. The caller writes it and
+// scheduleLocked asks l's writer to flush the session's output.
+func (s *Session) scheduleLocked(l link) {
+	if l != nil {
+		l.wake()
+	}
+}
+
+// takeWS hands the pending WebSocket output to l if l is the session's WebSocket. The caller writes it and
 // returns the buffer to the pool. closeAfter tells the caller to start the closing handshake after writing.
-func (s *Session) takeWS(c *conn) (out *bytebufferpool.ByteBuffer, closeAfter bool) {
+func (s *Session) takeWS(l link) (out *bytebufferpool.ByteBuffer, closeAfter bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c.flushQueued = false
-	if c != s.ws {
+	l.woken()
+	if l != s.ws {
 		return nil, false
 	}
 	out = s.wsOut
@@ -301,13 +312,13 @@ func (s *Session) takeWS(c *conn) (out *bytebufferpool.ByteBuffer, closeAfter bo
 	return out, closeAfter
 }
 
-// takePoll hands the pending polling payload to c if c holds the session's pending GET and there is something
+// takePoll hands the pending polling payload to l if l holds the session's pending GET and there is something
 // to send. The GET is then no longer pending. finished reports that the payload carries the close packet and
 // the session is over once it is written.
-func (s *Session) takePoll(c *conn) (out *bytebufferpool.ByteBuffer, finished bool) {
+func (s *Session) takePoll(l link) (out *bytebufferpool.ByteBuffer, finished bool) {
 	s.mu.Lock()
-	c.flushQueued = false
-	if c != s.poll {
+	l.woken()
+	if l != s.poll {
 		s.mu.Unlock()
 		return nil, false
 	}
@@ -438,7 +449,7 @@ func (s *Session) onUpgradeTimeout() {
 	s.probe = nil
 	s.probed = false
 	s.mu.Unlock()
-	probe.closeWebSocketAsync()
+	probe.abandon()
 }
 
 // finish ends the session once: it detaches every connection, tells the handler, and forgets the session.
@@ -484,22 +495,22 @@ func (s *Session) finish(reason string, serverSide bool) {
 	}
 	s.mu.Unlock()
 	if probe != nil {
-		probe.closeWebSocketAsync()
+		probe.abandon()
 	}
 	s.ep.remove(s)
 	s.ep.metrics.sessionClosed(reason, wasWebSocket)
 	s.ep.cfg.Handler.OnClose(s, reason)
 }
 
-// releasePoll drops the pending GET held by c (its connection went away) and reports whether it was pending.
-func (s *Session) releasePoll(c *conn) bool {
+// releasePoll drops the pending GET held by l (its connection went away) and reports whether it was pending.
+func (s *Session) releasePoll(l link) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.poll != c {
+	if s.poll != l {
 		return false
 	}
 	s.poll = nil
-	c.flushQueued = false
+	l.woken()
 	if s.state == stateClosed && s.pollOut != nil {
 		bytebufferpool.Put(s.pollOut)
 		s.pollOut = nil
@@ -507,12 +518,12 @@ func (s *Session) releasePoll(c *conn) bool {
 	return true
 }
 
-// detachWS forgets c as the session's WebSocket or probe after its connection closed; it reports which it was.
-func (s *Session) detachWS(c *conn) (wasTransport bool) {
+// detachWS forgets l as the session's WebSocket or probe after its connection closed; it reports which it was.
+func (s *Session) detachWS(l link) (wasTransport bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c.flushQueued = false
-	switch c {
+	l.woken()
+	switch l {
 	case s.ws:
 		s.ws = nil
 		if s.wsOut != nil {

@@ -11,7 +11,6 @@ import (
 	"github.com/fastio/fastio/codec/eio"
 	"github.com/fastio/fastio/codec/wsframe"
 	"github.com/fastio/fastio/eventloop/http1"
-	"github.com/fastio/fastio/internal/wheel"
 )
 
 // appendWSPacket appends an Engine.IO packet as one WebSocket frame: a text packet as a text frame led by its
@@ -83,15 +82,7 @@ func (c *conn) openWebSocket(ep *Endpoint, req *http1.Request, raw []byte) gnet.
 	if act := c.acceptWebSocket(ep, req, sid); act != gnet.None {
 		return act
 	}
-	s := ep.newSessionWithID(sid, newRequest(req, raw, c.remoteAddr()), true)
-	c.sess = s
-	open := eio.AppendOpen(nil, s.id, ep.cfg.upgrades(true), ep.cfg.PingInterval, ep.cfg.PingTimeout, ep.cfg.MaxPayload)
-	s.mu.Lock()
-	s.ws = c
-	s.queueLocked(eio.Open, open[1:], false)
-	s.mu.Unlock()
-	s.hbTimer.Reset(ep.cfg.PingInterval)
-	ep.cfg.Handler.OnOpen(s)
+	c.sess = ep.openWebSocketSession(sid, newRequest(req, raw, c.remoteAddr()), c)
 	return gnet.None
 }
 
@@ -103,23 +94,14 @@ func (c *conn) upgradeSession(ep *Endpoint, s *Session, req *http1.Request) gnet
 	if act := c.acceptWebSocket(ep, req, ""); act != gnet.None {
 		return act
 	}
-	s.mu.Lock()
-	if s.state != stateOpen || s.websocket || s.probe != nil {
+	if !s.startProbe(c) {
 		// Already upgraded, or another upgrade under way: the Node.js server accepts the WebSocket, then closes it.
-		s.mu.Unlock()
 		c.writeFrame(wsframe.AppendClose(nil, 0, ""))
 		c.startClosing(true)
 		return gnet.None
 	}
-	s.probe = c
 	c.sess = s
 	c.probing = true
-	if s.upTimer == nil {
-		s.upTimer = new(wheel.Timer)
-		s.upTimer.Init(ep.srv.wheel, s.onUpgradeTimeout)
-	}
-	s.upTimer.Reset(ep.cfg.UpgradeTimeout)
-	s.mu.Unlock()
 	return gnet.None
 }
 
@@ -232,58 +214,20 @@ func (c *conn) failWebSocket(err error) gnet.Action {
 
 // onProbe handles a text frame on a WebSocket that is upgrading a polling session.
 func (c *conn) onProbe(data []byte) gnet.Action {
-	s := c.sess
-	switch string(data) {
-	case "2probe":
-		s.mu.Lock()
-		if s.probe != c || s.state != stateOpen {
-			s.mu.Unlock()
-			return c.abortProbe()
-		}
-		s.probed = true
-		if s.poll != nil {
-			s.scheduleLocked(s.poll) // answers the pending GET with a noop
-		}
-		s.mu.Unlock()
-		c.writeFrame(appendWSPacket(nil, eio.Packet{Type: eio.Pong, Data: []byte("probe")}))
-	case "5":
-		s.mu.Lock()
-		if s.probe != c || s.state != stateOpen || !s.probed {
-			s.mu.Unlock()
-			return c.abortProbe()
-		}
-		s.upTimer.Stop() // set when the probe started
-		s.probe = nil
-		s.probed = false
-		s.websocket = true
-		s.ws = c
-		c.probing = false
-		if s.pollOut != nil {
-			// What polling had not delivered leaves first, on the WebSocket.
-			out := bytebufferpool.Get()
-			_ = eio.DecodePayload(s.pollOut.B, func(p eio.Packet) error {
-				out.B = appendWSPacket(out.B, p)
-				return nil
-			})
-			if s.wsOut != nil {
-				out.B = append(out.B, s.wsOut.B...)
-				bytebufferpool.Put(s.wsOut)
-			}
-			s.wsOut = out
-			bytebufferpool.Put(s.pollOut)
-			s.pollOut = nil
-		}
-		if s.poll != nil {
-			s.scheduleLocked(s.poll)
-		}
-		s.mu.Unlock()
-		c.srv.metrics.Upgrades.Add(1)
-		c.srv.metrics.WebSocketSessions.Add(1)
-	default:
+	pong, ok := c.sess.probeFrame(c, data)
+	if !ok {
 		return c.abortProbe()
+	}
+	if pong {
+		c.writeFrame(probePong)
+	} else {
+		c.probing = false // upgraded
 	}
 	return gnet.None
 }
+
+// probePong is the answer to the probe ping, as a text frame.
+var probePong = appendWSPacket(nil, eio.Packet{Type: eio.Pong, Data: []byte("probe")})
 
 // abortProbe gives up an upgrade: the probing WebSocket is closed and the session stays on polling.
 func (c *conn) abortProbe() gnet.Action {
