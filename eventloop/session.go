@@ -58,7 +58,7 @@ type Session struct {
 	// mu guards every field below it, and is held when the links the session points to are woken.
 	mu        sync.Mutex
 	state     sessionState
-	websocket bool  // the current transport is WebSocket
+	websocket bool // the current transport is WebSocket
 	ws        link // the WebSocket connection, when websocket is true
 	probe     link // a WebSocket being upgraded to (polling sessions only)
 	probed    bool // the probe ping was answered: the polling side is being drained
