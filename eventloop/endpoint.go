@@ -342,10 +342,11 @@ func (e *Endpoint) originAllowed(origin string) bool {
 	return slices.Contains(cors.Origins, "*") || slices.Contains(cors.Origins, origin)
 }
 
-// appendPreflight appends the headers of a preflight answer.
-func (e *Endpoint) appendPreflight(dst []byte, req *http1.Request) []byte {
+// appendPreflight appends the headers of a preflight answer to a request with the given Origin and
+// Access-Control-Request-Headers.
+func (e *Endpoint) appendPreflight(dst []byte, origin, requestHeaders []byte) []byte {
 	cors := e.cfg.CORS
-	dst = e.appendAllowOrigin(dst, req.Header("Origin"))
+	dst = e.appendAllowOrigin(dst, origin)
 	methods := "GET,HEAD,PUT,PATCH,POST,DELETE"
 	if len(cors.Methods) > 0 {
 		methods = strings.Join(cors.Methods, ",")
@@ -353,8 +354,8 @@ func (e *Endpoint) appendPreflight(dst []byte, req *http1.Request) []byte {
 	dst = http1.AppendHeader(dst, "Access-Control-Allow-Methods", methods)
 	if len(cors.AllowedHeaders) > 0 {
 		dst = http1.AppendHeader(dst, "Access-Control-Allow-Headers", strings.Join(cors.AllowedHeaders, ","))
-	} else if h := req.Header("Access-Control-Request-Headers"); len(h) > 0 {
-		dst = http1.AppendHeaderBytes(dst, "Access-Control-Allow-Headers", h)
+	} else if len(requestHeaders) > 0 {
+		dst = http1.AppendHeaderBytes(dst, "Access-Control-Allow-Headers", requestHeaders)
 		dst = http1.AppendHeader(dst, "Vary", "Access-Control-Request-Headers")
 	}
 	if cors.MaxAge > 0 {
@@ -383,7 +384,8 @@ type Request struct {
 	RemoteAddr string
 	// Time is when the handshake was received.
 	Time time.Time
-	// Secure reports whether the connection was TLS (always false on the event loops, which serve plain TCP).
+	// Secure reports whether the connection was TLS (always false on the event loops, which serve plain TCP;
+	// true for a request served by net/http over TLS).
 	Secure bool
 
 	raw    []byte    // the request head
@@ -395,6 +397,15 @@ type Request struct {
 type parsedRequest struct {
 	header http.Header
 	query  url.Values
+	// method and url are set for a request served by net/http, which has no raw head.
+	method, url string
+}
+
+// newStdRequest describes a request served by net/http.
+func newStdRequest(r *http.Request) *Request {
+	req := &Request{RemoteAddr: r.RemoteAddr, Time: time.Now(), Secure: r.TLS != nil}
+	req.parsed.Store(&parsedRequest{header: r.Header.Clone(), query: r.URL.Query(), method: r.Method, url: r.URL.RequestURI()})
+	return req
 }
 
 func newRequest(req *http1.Request, raw []byte, remote string) *Request {
@@ -426,10 +437,20 @@ func offsetIn(buf, sub []byte) int {
 }
 
 // Method returns the request method (GET for every handshake).
-func (r *Request) Method() string { return string(r.raw[r.method[0]:r.method[1]]) }
+func (r *Request) Method() string {
+	if r.raw == nil {
+		return r.parse().method
+	}
+	return string(r.raw[r.method[0]:r.method[1]])
+}
 
 // URL returns the request target as sent: path and query.
-func (r *Request) URL() string { return string(r.raw[r.target[0]:r.target[1]]) }
+func (r *Request) URL() string {
+	if r.raw == nil {
+		return r.parse().url
+	}
+	return string(r.raw[r.target[0]:r.target[1]])
+}
 
 func (r *Request) parse() *parsedRequest {
 	if p := r.parsed.Load(); p != nil {

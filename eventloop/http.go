@@ -232,7 +232,7 @@ func (c *conn) appendHead(dst []byte, ep *Endpoint, origin []byte, status int, c
 func (c *conn) writePreflight(ep *Endpoint, req *http1.Request) gnet.Action {
 	b := bytebufferpool.Get()
 	b.B = http1.AppendStatusLine(b.B, http.StatusNoContent)
-	b.B = ep.appendPreflight(b.B, req)
+	b.B = ep.appendPreflight(b.B, req.Header("Origin"), req.Header("Access-Control-Request-Headers"))
 	b.B = http1.AppendContentLength(b.B, 0)
 	if !req.KeepAlive {
 		b.B = http1.AppendHeader(b.B, "Connection", "close")

@@ -202,7 +202,15 @@ func (s *Server) Close() error {
 	select {
 	case <-s.ready:
 	default:
-		return nil // Serve has not started listening; it will see closing and return
+		s.mu.Lock()
+		serving := s.serving
+		s.mu.Unlock()
+		if !serving {
+			// Only net/http served the endpoints (ServeHTTP): end the sessions and stop the timers here.
+			s.closeAllSessions()
+			s.wheel.Stop()
+		}
+		return nil // or Serve has not started listening yet; it will see closing and return
 	}
 	s.mu.Lock()
 	eng := s.eng
@@ -339,6 +347,25 @@ func (s *Server) OnTraffic(gc gnet.Conn) gnet.Action {
 		return gnet.Close
 	}
 	return c.serve()
+}
+
+// ServeHTTP serves the server's endpoints through net/http, for a program that mounts fastio into its own
+// http.Server (to share its port and routes, or to serve TLS, which the event loops do not): a request for an
+// endpoint's path goes to that Endpoint's ServeHTTP, any other to Config.Fallback, or 404. Sessions opened this
+// way are the same as those of the event loops: same handler, broadcasts, metrics and Shutdown. The event loops
+// need not be serving; without them, Close (or Shutdown) still ends the sessions and stops the timers.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	for _, ep := range s.endpoints {
+		if r.URL.Path == ep.cfg.Path {
+			ep.ServeHTTP(w, r)
+			return
+		}
+	}
+	if s.cfg.Fallback != nil {
+		s.cfg.Fallback.ServeHTTP(w, r)
+		return
+	}
+	http.NotFound(w, r)
 }
 
 // endpointFor returns the endpoint whose path is the request's path, or nil. A path below an endpoint's

@@ -44,6 +44,21 @@ func (c *conn) abortUpgrade(message string, extraHeader string) gnet.Action {
 	return gnet.Close
 }
 
+// appendSwitchingProtocols appends the 101 answer to a WebSocket opening handshake with the given key; a
+// session opened on the WebSocket gets its cookie there.
+func (e *Endpoint) appendSwitchingProtocols(dst []byte, key []byte, cookieSID string) []byte {
+	dst = http1.AppendStatusLine(dst, http.StatusSwitchingProtocols)
+	dst = http1.AppendHeader(dst, "Upgrade", "websocket")
+	dst = http1.AppendHeader(dst, "Connection", "Upgrade")
+	dst = append(dst, "Sec-WebSocket-Accept: "...)
+	dst = wsframe.AcceptKey(dst, key)
+	dst = append(dst, "\r\n"...)
+	if cookieSID != "" {
+		dst = e.appendCookie(dst, cookieSID)
+	}
+	return append(dst, "\r\n"...)
+}
+
 // acceptWebSocket validates the opening handshake (RFC 6455 §4.2.1) and writes the 101 answer. It returns
 // gnet.None when the connection is now a WebSocket.
 func (c *conn) acceptWebSocket(ep *Endpoint, req *http1.Request, cookieSID string) gnet.Action {
@@ -58,16 +73,7 @@ func (c *conn) acceptWebSocket(ep *Endpoint, req *http1.Request, cookieSID strin
 		return c.abortUpgrade("Missing or invalid Sec-WebSocket-Key header", "")
 	}
 	b := bytebufferpool.Get()
-	b.B = http1.AppendStatusLine(b.B, http.StatusSwitchingProtocols)
-	b.B = http1.AppendHeader(b.B, "Upgrade", "websocket")
-	b.B = http1.AppendHeader(b.B, "Connection", "Upgrade")
-	b.B = append(b.B, "Sec-WebSocket-Accept: "...)
-	b.B = wsframe.AcceptKey(b.B, req.Header("Sec-WebSocket-Key"))
-	b.B = append(b.B, "\r\n"...)
-	if cookieSID != "" {
-		b.B = ep.appendCookie(b.B, cookieSID)
-	}
-	b.B = append(b.B, "\r\n"...)
+	b.B = ep.appendSwitchingProtocols(b.B, req.Header("Sec-WebSocket-Key"), cookieSID)
 	_, _ = c.gc.Write(b.B)
 	bytebufferpool.Put(b)
 	c.mode = modeWebSocket

@@ -5,6 +5,7 @@ package testserver
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -31,8 +32,12 @@ type Config struct {
 	Pprof bool
 	// Redis, a redis:// URL, joins the cluster of the servers using that Redis (Node's @socket.io/redis-adapter
 	// protocol).
-	Redis  string
-	Logger *slog.Logger
+	Redis string
+	// StdHTTP serves through net/http (Server.ServeHTTP with goroutine transports) instead of the event loops.
+	StdHTTP bool
+	// TLSCert and TLSKey, PEM files, serve HTTPS and WSS through net/http (they imply StdHTTP).
+	TLSCert, TLSKey string
+	Logger          *slog.Logger
 }
 
 // DefaultConfig returns the contract's defaults.
@@ -57,10 +62,14 @@ func (cfg *Config) Flags(fs *flag.FlagSet) {
 	fs.BoolVar(&cfg.Recovery, "recovery", cfg.Recovery, "enable Socket.IO connection state recovery")
 	fs.BoolVar(&cfg.Pprof, "pprof", cfg.Pprof, "serve net/http/pprof under /debug/pprof/")
 	fs.StringVar(&cfg.Redis, "redis", cfg.Redis, "redis:// URL of the Redis server of a cluster")
+	fs.BoolVar(&cfg.StdHTTP, "stdhttp", cfg.StdHTTP, "serve through net/http instead of the event loops")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "PEM certificate: serve HTTPS through net/http (with --tls-key)")
+	fs.StringVar(&cfg.TLSKey, "tls-key", cfg.TLSKey, "PEM private key of --tls-cert")
 }
 
 // Server is a configured test server, ready to Serve.
 type Server struct {
+	cfg        Config
 	srv        *eventloop.Server
 	closeRedis func() error
 }
@@ -120,16 +129,46 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("testserver: %w", err)
 	}
 	mountSocketIO(io)
-	return &Server{srv: srv, closeRedis: closeRedis}, nil
+	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+		return nil, errors.New("testserver: --tls-cert and --tls-key go together")
+	}
+	return &Server{cfg: cfg, srv: srv, closeRedis: closeRedis}, nil
 }
 
 // Serve runs until ctx is done.
 func (s *Server) Serve(ctx context.Context) error {
-	err := s.srv.Serve(ctx)
+	var err error
+	if s.cfg.StdHTTP || s.cfg.TLSCert != "" {
+		err = s.serveStd(ctx)
+	} else {
+		err = s.srv.Serve(ctx)
+	}
 	if s.closeRedis != nil {
 		_ = s.closeRedis()
 	}
 	return err
+}
+
+// serveStd serves the same endpoints through net/http, with TLS when a certificate is configured.
+func (s *Server) serveStd(ctx context.Context) error {
+	hs := &http.Server{Addr: fmt.Sprintf(":%d", s.cfg.Port), Handler: s.srv, ReadHeaderTimeout: 10 * time.Second}
+	stop := context.AfterFunc(ctx, func() {
+		_ = s.srv.Close()
+		_ = hs.Close()
+	})
+	defer stop()
+	s.cfg.Logger.Info("listening through net/http", "addr", hs.Addr, "tls", s.cfg.TLSCert != "")
+	var err error
+	if s.cfg.TLSCert != "" {
+		err = hs.ListenAndServeTLS(s.cfg.TLSCert, s.cfg.TLSKey)
+	} else {
+		err = hs.ListenAndServe()
+	}
+	_ = s.srv.Close()
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return fmt.Errorf("testserver: %w", err)
 }
 
 // Engine returns the underlying server (for its address and metrics).
