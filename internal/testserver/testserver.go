@@ -5,6 +5,7 @@ package testserver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -37,7 +38,9 @@ type Config struct {
 	StdHTTP bool
 	// TLSCert and TLSKey, PEM files, serve HTTPS and WSS through net/http (they imply StdHTTP).
 	TLSCert, TLSKey string
-	Logger          *slog.Logger
+	// TLSSelfSigned serves HTTPS and WSS through net/http with a throwaway self-signed certificate.
+	TLSSelfSigned bool
+	Logger        *slog.Logger
 }
 
 // DefaultConfig returns the contract's defaults.
@@ -65,6 +68,7 @@ func (cfg *Config) Flags(fs *flag.FlagSet) {
 	fs.BoolVar(&cfg.StdHTTP, "stdhttp", cfg.StdHTTP, "serve through net/http instead of the event loops")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "PEM certificate: serve HTTPS through net/http (with --tls-key)")
 	fs.StringVar(&cfg.TLSKey, "tls-key", cfg.TLSKey, "PEM private key of --tls-cert")
+	fs.BoolVar(&cfg.TLSSelfSigned, "tls-self-signed", cfg.TLSSelfSigned, "serve HTTPS through net/http with a throwaway self-signed certificate")
 }
 
 // Server is a configured test server, ready to Serve.
@@ -138,7 +142,7 @@ func New(cfg Config) (*Server, error) {
 // Serve runs until ctx is done.
 func (s *Server) Serve(ctx context.Context) error {
 	var err error
-	if s.cfg.StdHTTP || s.cfg.TLSCert != "" {
+	if s.cfg.StdHTTP || s.cfg.TLSCert != "" || s.cfg.TLSSelfSigned {
 		err = s.serveStd(ctx)
 	} else {
 		err = s.srv.Serve(ctx)
@@ -157,9 +161,17 @@ func (s *Server) serveStd(ctx context.Context) error {
 		_ = hs.Close()
 	})
 	defer stop()
-	s.cfg.Logger.Info("listening through net/http", "addr", hs.Addr, "tls", s.cfg.TLSCert != "")
+	useTLS := s.cfg.TLSCert != "" || s.cfg.TLSSelfSigned
+	if s.cfg.TLSSelfSigned {
+		cert, err := selfSignedCertificate()
+		if err != nil {
+			return fmt.Errorf("testserver: %w", err)
+		}
+		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+	}
+	s.cfg.Logger.Info("listening through net/http", "addr", hs.Addr, "tls", useTLS)
 	var err error
-	if s.cfg.TLSCert != "" {
+	if useTLS {
 		err = hs.ListenAndServeTLS(s.cfg.TLSCert, s.cfg.TLSKey)
 	} else {
 		err = hs.ListenAndServe()
