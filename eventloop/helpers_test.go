@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -55,6 +56,10 @@ func (e *echo) waitClose(t *testing.T) string {
 	}
 }
 
+// servesThroughNetHTTP reports whether startServer serves through net/http (Server.ServeHTTP) rather than the
+// event loops: TestNetHTTP reruns the transport tests that way, as its subtests.
+func servesThroughNetHTTP(t *testing.T) bool { return strings.HasPrefix(t.Name(), "TestNetHTTP/") }
+
 type testServer struct {
 	*Server
 	ep   *Endpoint
@@ -64,6 +69,12 @@ type testServer struct {
 
 // startServer serves an echo endpoint at /engine.io/ on a free loopback port.
 func startServer(t *testing.T, cfg Config, ep EndpointConfig) *testServer {
+	t.Helper()
+	return startServerOn(t, cfg, ep, servesThroughNetHTTP(t))
+}
+
+// startServerOn is startServer, served by the event loops or, with netHTTP, by an httptest server.
+func startServerOn(t *testing.T, cfg Config, ep EndpointConfig, netHTTP bool) *testServer {
 	t.Helper()
 	cfg.Addr = "127.0.0.1:0"
 	if cfg.Logger == nil {
@@ -85,6 +96,14 @@ func startServer(t *testing.T, cfg Config, ep EndpointConfig) *testServer {
 	e, err := srv.Handle(ep)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if netHTTP {
+		hs := httptest.NewServer(srv)
+		t.Cleanup(func() {
+			_ = srv.Close() // ends the sessions: held polls are answered, hijacked WebSockets closed
+			hs.Close()
+		})
+		return &testServer{Server: srv, ep: e, addr: hs.Listener.Addr().String(), h: h}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
