@@ -19,8 +19,9 @@ import (
 
 // Handler receives the events of an endpoint's sessions.
 //
-// OnOpen and OnMessage run on the event loop that received the traffic; OnClose runs on an event loop or on the
-// timer goroutine. None of them may block: hand slow work to another goroutine. The data given to OnMessage
+// OnOpen and OnMessage run on the event loop that received the traffic (or, for a session served through
+// ServeHTTP, on the net/http goroutine that read it); OnClose runs there or on the timer goroutine. None of them
+// may block: hand slow work to another goroutine. The data given to OnMessage
 // aliases the connection's read buffer and is valid only until OnMessage returns: copy what you keep.
 type Handler interface {
 	// OnOpen is called once, when the handshake of a new session has been answered.

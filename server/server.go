@@ -184,6 +184,20 @@ func (s *Server) Serve(ctx context.Context) error {
 	return err
 }
 
+// ServeHTTP serves the Socket.IO endpoint through net/http, so that an existing net/http program can mount the
+// server next to its own routes, behind its own TLS (http.Server.ListenAndServeTLS):
+//
+//	io, _ := server.New(server.Options{})
+//	mux.Handle("/socket.io/", io)
+//	go http.ListenAndServeTLS(":443", "cert.pem", "key.pem", mux)
+//
+// Requests for other paths get 404. Sessions served this way use goroutines (a held GET per polling client, a
+// reader and a writer per WebSocket) instead of the event loops, and are otherwise the same: namespaces, rooms,
+// broadcasts and the adapter are shared with the sessions the event loops serve, if Serve runs too. Close or
+// Shutdown ends them. WebSocket needs HTTP/1.1; the http.Server's WriteTimeout, if set, must exceed
+// PingInterval. The namespace handlers run as they do on the event loops.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.endpoint.ServeHTTP(w, r) }
+
 // Engine returns the event loop server underneath.
 func (s *Server) Engine() *eventloop.Server { return s.engine }
 
@@ -358,7 +372,8 @@ func (s *Server) nextOffset() string {
 
 var startStamp = time.Now().UnixNano()
 
-// engineHandler receives the Engine.IO sessions of the endpoint. Its methods run on event loops.
+// engineHandler receives the Engine.IO sessions of the endpoint. Its methods run on event loops, or on the
+// goroutines of net/http for sessions served through ServeHTTP.
 type engineHandler struct{ s *Server }
 
 func (h engineHandler) OnOpen(sess *eventloop.Session) {

@@ -1,16 +1,29 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
 
 	"github.com/fastio/fastio/internal/app/apptest"
 )
 
-func TestRoutesAndSocketIOShareThePort(t *testing.T) {
-	srv, err := newServer("127.0.0.1:0")
+func TestEventLoopsWithRoutesAsFallback(t *testing.T) {
+	srv, err := newEventLoopServer("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +39,110 @@ func TestRoutesAndSocketIOShareThePort(t *testing.T) {
 	if got, want := c.MustRead(), `42["welcome","`+c.ID+`"]`; got != want {
 		t.Fatalf("welcome %q, want %q", got, want)
 	}
-	resp, err := http.Get("http://" + addr + "/hello?name=gopher")
+	checkRoutes(t, http.DefaultClient, "http://"+addr, func() string { return c.MustRead() })
+}
+
+func TestMountedInNetHTTPWithTLS(t *testing.T) {
+	cert, pool := selfSigned(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serveMounted(ctx, ln, &tls.Config{Certificates: []tls.Certificate{cert}}) }()
+	base := "https://" + ln.Addr().String()
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
+
+	// WebSocket over TLS.
+	dialer := ws.Dialer{TLSConfig: &tls.Config{RootCAs: pool}, Timeout: 5 * time.Second}
+	conn, br, _, err := dialer.Dial(ctx, "wss://"+ln.Addr().String()+"/socket.io/?EIO=4&transport=websocket")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if br == nil {
+		br = bufio.NewReader(conn)
+	}
+	read := func() string {
+		t.Helper()
+		for {
+			_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			h, err := ws.ReadHeader(br)
+			if err != nil {
+				t.Fatalf("read: %v", err)
+			}
+			msg := make([]byte, h.Length)
+			if _, err := io.ReadFull(br, msg); err != nil {
+				t.Fatalf("read: %v", err)
+			}
+			if string(msg) == "2" {
+				_ = wsutil.WriteClientText(conn, []byte("3"))
+				continue
+			}
+			return string(msg)
+		}
+	}
+	send := func(packet string) {
+		t.Helper()
+		if err := wsutil.WriteClientText(conn, []byte(packet)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if open := read(); !strings.HasPrefix(open, `0{"sid":"`) {
+		t.Fatalf("open packet %q", open)
+	}
+	send("40")
+	connected := read()
+	if !strings.HasPrefix(connected, `40{"sid":"`) {
+		t.Fatalf("connect answer %q", connected)
+	}
+	id := connected[len(`40{"sid":"`) : len(connected)-2]
+	if got, want := read(), `42["welcome","`+id+`"]`; got != want {
+		t.Fatalf("welcome %q, want %q", got, want)
+	}
+
+	// Long-polling over TLS, on HTTP/2: a second client whose chat message reaches the WebSocket one.
+	resp, err := client.Get(base + "/socket.io/?EIO=4&transport=polling")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || !strings.HasPrefix(string(body), `0{"sid":"`) {
+		t.Fatalf("polling handshake over %s: %q", resp.Proto, body)
+	}
+	sid := string(body[9:29])
+	post := func(payload string) {
+		t.Helper()
+		resp, err := client.Post(base+"/socket.io/?EIO=4&transport=polling&sid="+sid, "text/plain", strings.NewReader(payload))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("post: %d", resp.StatusCode)
+		}
+	}
+	post("40")
+	post(`42["chat","over h2"]`)
+	if got := read(); got != `42["chat","over h2"]` {
+		t.Fatalf("chat relayed %q", got)
+	}
+
+	checkRoutes(t, client, base, read)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+}
+
+// checkRoutes checks the application's own routes next to Socket.IO: read returns the next packet of a
+// connected Socket.IO client.
+func checkRoutes(t *testing.T, client *http.Client, base string, read func() string) {
+	t.Helper()
+	resp, err := client.Get(base + "/hello?name=gopher")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,12 +151,42 @@ func TestRoutesAndSocketIOShareThePort(t *testing.T) {
 	if resp.StatusCode != 200 || string(body) != "hello, gopher\n" {
 		t.Fatalf("/hello: %d %q", resp.StatusCode, body)
 	}
-	resp, err = http.Post("http://"+addr+"/announce?text=deploy", "text/plain", nil)
+	resp, err = client.Post(base+"/announce?text=deploy", "text/plain", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if got := c.MustRead(); got != `42["announcement","deploy"]` {
+	if got := read(); got != `42["announcement","deploy"]` {
 		t.Fatalf("announcement %q", got)
 	}
+}
+
+// selfSigned makes a certificate for 127.0.0.1 and the pool that trusts it.
+func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 }
