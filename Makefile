@@ -36,10 +36,12 @@ run: build
 ## test: lint, Go unit and conformance tests under the race detector, then the Node.js end-to-end tests.
 test: lint test-go test-e2e test-browser test-cluster
 
-test-go: demo-client
+test-go: build
 	$(GO) test -race -count=1 ./...
 	# The allocation gates again without -race (the race detector makes sync.Pool drop items).
 	$(GO) test -count=1 -run 'Alloc' ./...
+	# The conformance tests again, with the endpoints mounted in net/http instead of the event loops.
+	FASTIO_SERVER="$(CURDIR)/$(BIN) testserver --stdhttp" $(GO) test -count=1 ./test/conformance
 
 # npm ci only when the lockfile changed since the last install.
 $(E2E_DIR)/node_modules/.installed: $(E2E_DIR)/package-lock.json
@@ -50,6 +52,8 @@ e2e-deps: $(E2E_DIR)/node_modules/.installed
 
 test-e2e: build e2e-deps
 	cd $(E2E_DIR) && FASTIO_SERVER="$(CURDIR)/$(BIN) testserver" FASTIO_DEMO="$(CURDIR)/$(BIN) demo" FASTIO_E2E_RELAXED=1 npm test
+	# The whole suite again through net/http (server.Server as an http.Handler, goroutine transports).
+	cd $(E2E_DIR) && FASTIO_SERVER="$(CURDIR)/$(BIN) testserver --stdhttp" FASTIO_DEMO="$(CURDIR)/$(BIN) demo" FASTIO_E2E_RELAXED=1 npm test
 
 # Debian's Chromium for the browser test, installed when missing (as root, like CI).
 chromium:
