@@ -232,7 +232,7 @@ func (c *conn) onClose() {
 
 // wake schedules a flush on the connection's event loop, unless one is already on its way. It is part of
 // link; the session's mu is held.
-func (c *conn) wake() {
+func (c *conn) wake(*Session) {
 	if c.flushQueued {
 		return
 	}

@@ -277,9 +277,9 @@ func (s *Session) queueStringLocked(text string) {
 // link is a connection a session writes through: a connection of an event loop (*conn), or one served by
 // net/http (*stdConn). The session calls wake and woken with its mu held; neither may block.
 type link interface {
-	// wake asks the connection's writer (its event loop, or its goroutine) to collect the session's output with
-	// takeWS or takePoll, unless it was already asked.
-	wake()
+	// wake asks the connection's writer (its event loop, or a goroutine) to collect the output of s with takeWS
+	// or takePoll, unless it was already asked.
+	wake(s *Session)
 	// woken tells the connection that its writer is collecting the output: the next wake must ask again.
 	woken()
 	// abandon ends a WebSocket with a close frame and the closing handshake (an upgrade given up). It is
@@ -290,7 +290,7 @@ type link interface {
 // scheduleLocked asks l's writer to flush the session's output.
 func (s *Session) scheduleLocked(l link) {
 	if l != nil {
-		l.wake()
+		l.wake(s)
 	}
 }
 

@@ -119,7 +119,7 @@ type pollWaiter struct {
 	ready chan struct{} // one slot: a wake-up that is not collected yet
 }
 
-func (p *pollWaiter) wake() {
+func (p *pollWaiter) wake(*Session) {
 	select {
 	case p.ready <- struct{}{}:
 	default:

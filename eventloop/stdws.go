@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -17,19 +18,22 @@ import (
 	"github.com/fastio/fastio/codec/wsframe"
 )
 
-// stdConn is a WebSocket taken over from net/http. Its reader is the goroutine of the handler that accepted
-// it; a writer goroutine sends what the session queues. Frames are parsed and written with the same codec as
-// on the event loops.
+// stdConn is a WebSocket taken over from net/http. One goroutine reads it, parsing frames in place in net/http's
+// read buffer; what the session queues is written by a goroutine started when there is something to write (an
+// idle connection has no writer goroutine and no buffer of its own). Frames are parsed and written with the
+// same codec as on the event loops.
 type stdConn struct {
-	ep    *Endpoint
-	nc    net.Conn
-	br    *bufio.Reader // holds what net/http read past the request head
-	sess  *Session      // the session the WebSocket serves or probes for; set before the goroutines start
-	ready chan struct{} // wake-ups for the writer, one slot
-	done  chan struct{} // closed when the reader ends
+	ep   *Endpoint
+	nc   net.Conn
+	br   *bufio.Reader // net/http's read buffer of the connection: frames are parsed in it
+	sess *Session      // the session the WebSocket serves or probes for; set before the reader starts
 
-	wmu     sync.Mutex  // serializes writes from the reader, the writer and abandon
+	// wmu serializes writes from the reader, the flushes and abandon. A flush takes the session's output while
+	// holding it, so that flushes write in the order they took.
+	wmu     sync.Mutex
 	closing atomic.Bool // a close frame was sent: the reader only waits for the peer's close frame
+	// flushQueued is guarded by the session's mu: a flush goroutine is on its way.
+	flushQueued bool
 
 	// Used only by the reader.
 	dec      wsframe.Decoder
@@ -38,15 +42,32 @@ type stdConn struct {
 	inSync   bool // while closing: the frame stream can still be parsed
 }
 
-// wake is part of link: the writer is told there is output, unless it was told already.
-func (c *stdConn) wake() {
-	select {
-	case c.ready <- struct{}{}:
-	default:
+// wake is part of link: a flush goroutine is started, unless one is on its way. The session's mu is held.
+func (c *stdConn) wake(s *Session) {
+	if c.flushQueued {
+		return
 	}
+	c.flushQueued = true
+	go c.flush(s)
 }
 
-func (c *stdConn) woken() {}
+// woken is part of link: the flush is taking the output. The session's mu is held.
+func (c *stdConn) woken() { c.flushQueued = false }
+
+// flush writes what the session queued for the connection, and starts the closing handshake after the close
+// frame of a session that ended.
+func (c *stdConn) flush(s *Session) {
+	c.wmu.Lock()
+	out, closeAfter := s.takeWS(c)
+	if out != nil {
+		c.writeLocked(out.B)
+		bytebufferpool.Put(out)
+	}
+	c.wmu.Unlock()
+	if closeAfter {
+		c.startClosing()
+	}
+}
 
 // abandon is part of link: the upgrade was given up, the WebSocket ends with a close frame.
 func (c *stdConn) abandon() {
@@ -69,8 +90,8 @@ func (e *Endpoint) openWebSocketStd(w http.ResponseWriter, r *http.Request, req 
 	}
 	c.sess = e.openWebSocketSession(sid, req, c)
 	c.attached = true
-	go c.writeLoop()
-	c.readLoop()
+	// A goroutine of its own rather than the handler's: its stack starts small, and net/http's ends here.
+	go c.readLoop()
 }
 
 // upgradeStd starts the upgrade of a polling session to a WebSocket taken over from net/http.
@@ -92,13 +113,12 @@ func (e *Endpoint) upgradeStd(w http.ResponseWriter, r *http.Request, s *Session
 		// Already upgraded, or another upgrade under way: accepted, then closed, as by the Node.js server.
 		c.write(wsframe.AppendClose(nil, 0, ""))
 		c.startClosing()
-		c.readLoop()
+		go c.readLoop()
 		return
 	}
 	c.attached = true
 	c.probing = true
-	go c.writeLoop()
-	c.readLoop()
+	go c.readLoop()
 }
 
 // hijack takes the connection over from net/http and writes the 101 answer.
@@ -118,7 +138,7 @@ func (e *Endpoint) hijack(w http.ResponseWriter, r *http.Request, cookieSID stri
 		return nil, fmt.Errorf("eventloop: write the 101 answer: %w", err)
 	}
 	e.metrics.Connections.Add(1)
-	c := &stdConn{ep: e, nc: nc, br: brw.Reader, ready: make(chan struct{}, 1), done: make(chan struct{}), inSync: true}
+	c := &stdConn{ep: e, nc: nc, br: brw.Reader, inSync: true}
 	c.dec.MaxPayload = e.cfg.MaxPayload
 	return c, nil
 }
@@ -131,7 +151,12 @@ func (c *stdConn) writeTimeout() time.Duration {
 // write sends bytes on the connection; a failed write closes it (the reader then ends the session).
 func (c *stdConn) write(b []byte) {
 	c.wmu.Lock()
-	defer c.wmu.Unlock()
+	c.writeLocked(b)
+	c.wmu.Unlock()
+}
+
+// writeLocked is write with wmu held.
+func (c *stdConn) writeLocked(b []byte) {
 	_ = c.nc.SetWriteDeadline(time.Now().Add(c.writeTimeout()))
 	if _, err := c.nc.Write(b); err != nil {
 		_ = c.nc.Close()
@@ -145,60 +170,45 @@ func (c *stdConn) startClosing() {
 	_ = c.nc.SetReadDeadline(time.Now().Add(closeLinger))
 }
 
-// writeLoop writes what the session queues until the reader ends or the session closes.
-func (c *stdConn) writeLoop() {
-	for {
-		select {
-		case <-c.ready:
-		case <-c.done:
-			return
-		}
-		out, closeAfter := c.sess.takeWS(c)
-		if out != nil {
-			c.write(out.B)
-			bytebufferpool.Put(out)
-		}
-		if closeAfter {
-			c.startClosing()
-			return
-		}
-	}
-}
-
-// stdReadBuffer is the initial read buffer of a WebSocket served by net/http; it grows up to what one frame
-// needs (at most maxPayload and a header) and shrinks back once a large frame is handled.
-const stdReadBuffer = 4 << 10
-
-// readLoop reads and handles frames until the connection ends, then detaches it from its session.
+// readLoop reads and handles frames until the connection ends, then detaches it from its session. Frames are
+// parsed where net/http's bufio.Reader holds them; only a frame larger than that buffer is read into one of its
+// own, dropped once handled.
 func (c *stdConn) readLoop() {
 	defer func() {
-		close(c.done)
 		c.dec.Reset()
 		_ = c.nc.Close()
 		c.ep.metrics.Connections.Add(-1)
 		c.detach(ReasonTransportClose)
 	}()
-	buf := make([]byte, 0, stdReadBuffer)
+	want := 1 // bytes to wait for before parsing again
 	for {
-		if len(buf) == cap(buf) {
-			grown := make([]byte, len(buf), max(2*cap(buf), c.dec.NeedBytes()))
-			copy(grown, buf)
-			buf = grown
-		}
-		n, err := c.br.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if n > 0 {
-			consumed, stop := c.process(buf)
-			if stop {
+		var buf []byte
+		own := want > c.br.Size()
+		if !own {
+			if _, err := c.br.Peek(want); err != nil {
 				return
 			}
-			buf = buf[:copy(buf, buf[consumed:])]
-			if len(buf) == 0 && cap(buf) > 16*stdReadBuffer {
-				buf = make([]byte, 0, stdReadBuffer)
+			buf, _ = c.br.Peek(c.br.Buffered())
+		} else {
+			// A frame larger than the read buffer: it alone goes into a buffer of its own.
+			buf = make([]byte, want)
+			n, _ := c.br.Read(buf) // what is buffered
+			if _, err := io.ReadFull(c.br, buf[n:]); err != nil {
+				return
 			}
 		}
-		if err != nil {
+		consumed, stop := c.process(buf)
+		if stop {
 			return
+		}
+		if own {
+			want = 1 // the large frame was consumed whole (want was its exact size)
+			continue
+		}
+		_, _ = c.br.Discard(consumed)
+		want = 1
+		if rest := len(buf) - consumed; rest > 0 {
+			want = max(rest+1, c.dec.NeedBytes())
 		}
 	}
 }
