@@ -23,6 +23,7 @@ func TestNetHTTP(t *testing.T) {
 		fn   func(*testing.T)
 	}{
 		{"WebSocketEcho", TestWebSocketEcho},
+		{"WebSocketLargeAndStraddlingFrames", TestWebSocketLargeAndStraddlingFrames},
 		{"WebSocketProtocolErrors", TestWebSocketProtocolErrors},
 		{"WebSocketInvalidPacketAndClientClose", TestWebSocketInvalidPacketAndClientClose},
 		{"WebSocketHeartbeat", TestWebSocketHeartbeat},

@@ -428,3 +428,28 @@ func TestCORSOriginFunc(t *testing.T) {
 		}
 	}
 }
+
+// TestWebSocketLargeAndStraddlingFrames sends frames larger than a read buffer, and frames that straddle
+// read-buffer boundaries, in one write: each comes back whole and in order.
+func TestWebSocketLargeAndStraddlingFrames(t *testing.T) {
+	ts := startServer(t, Config{}, EndpointConfig{})
+	c := dialWS(t, ts.addr, "EIO=4&transport=websocket")
+	readOpen(t, c)
+	sizes := []int{100_000, 3000, 3000, 3000, 5000, 1, 70_000, 2999, 4096, 4095, 4097}
+	var batch []byte
+	for i, n := range sizes {
+		payload := append([]byte{'4'}, bytes.Repeat([]byte{byte('a' + i)}, n)...)
+		batch = append(batch, maskedFrame(ws.OpText, true, payload)...)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := c.Write(batch); done <- err }() // the echoes come back while this is written
+	for i, n := range sizes {
+		got := c.readText(t)
+		if len(got) != n+1 || got[0] != '4' || strings.Count(got, string(rune('a'+i))) != n {
+			t.Fatalf("message %d: %d bytes, want %d", i, len(got), n+1)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
