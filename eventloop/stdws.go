@@ -2,7 +2,6 @@ package eventloop
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -314,16 +313,7 @@ func (c *stdConn) abortProbe() {
 
 // fail closes the connection after a framing error, with the RFC 6455 code of the error.
 func (c *stdConn) fail(err error) {
-	code, reason := uint16(wsframe.CloseProtocolError), ""
-	var ce *wsframe.CloseError
-	if errors.As(err, &ce) {
-		code, reason = ce.Code, ce.Reason
-	}
-	c.ep.metrics.WebSocketProtocolErrors.Add(1)
-	if code == wsframe.CloseTooBig {
-		c.ep.metrics.PayloadTooLarge.Add(1)
-	}
-	c.write(wsframe.AppendClose(nil, code, reason))
+	c.write(c.ep.metrics.framingErrorClose(err))
 	c.detach(ReasonTransportError)
 	c.inSync = false
 	c.dec.Reset()

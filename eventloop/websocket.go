@@ -201,18 +201,24 @@ func (c *conn) detach(reason string) {
 	}
 }
 
-// failWebSocket closes the connection after a framing error, with the RFC 6455 code of the error.
-func (c *conn) failWebSocket(err error) gnet.Action {
+// framingErrorClose counts a WebSocket framing error and returns the close frame that answers it, with the
+// RFC 6455 code of the error.
+func (m *Metrics) framingErrorClose(err error) []byte {
 	code, reason := uint16(wsframe.CloseProtocolError), ""
 	var ce *wsframe.CloseError
 	if errors.As(err, &ce) {
 		code, reason = ce.Code, ce.Reason
 	}
-	c.srv.metrics.WebSocketProtocolErrors.Add(1)
+	m.WebSocketProtocolErrors.Add(1)
 	if code == wsframe.CloseTooBig {
-		c.srv.metrics.PayloadTooLarge.Add(1)
+		m.PayloadTooLarge.Add(1)
 	}
-	c.writeFrame(wsframe.AppendClose(nil, code, reason))
+	return wsframe.AppendClose(nil, code, reason)
+}
+
+// failWebSocket closes the connection after a framing error, with the RFC 6455 code of the error.
+func (c *conn) failWebSocket(err error) gnet.Action {
+	c.writeFrame(c.srv.metrics.framingErrorClose(err))
 	c.detach(ReasonTransportError)
 	c.startClosing(false)
 	return gnet.None
