@@ -525,6 +525,7 @@ func (d *reportData) markdown(w io.Writer, chartDir, resultsPath string, charts 
 
 	d.fanoutSection(w, chartDir, charts)
 	includeSection(w, filepath.Join(filepath.Dir(chartDir), "CLUSTER.md"))
+	includeSection(w, filepath.Join(filepath.Dir(chartDir), "NETHTTP.md"))
 	d.idleSection(w)
 	d.ackLoopSection(w, "echo", "Echo: acknowledged events over WebSocket",
 		"Each client emits `message-with-ack` with a small object and emits the next one as soon as the ack arrives "+
@@ -964,7 +965,8 @@ func (d *reportData) methodSection(w io.Writer) {
 }
 
 // includeSection copies a hand-written section into the report (bench/ANALYSIS.md: where the time and the memory
-// go, from profiles; bench/CLUSTER.md: the two-node figures), so that regenerating the figures keeps it.
+// go, from profiles; bench/CLUSTER.md: the two-node figures; bench/NETHTTP.md: the net/http transport), so that
+// regenerating the figures keeps it.
 func includeSection(w io.Writer, path string) {
 	text, err := os.ReadFile(path)
 	if err != nil {

@@ -3,13 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"strings"
@@ -20,6 +15,7 @@ import (
 	"github.com/gobwas/ws/wsutil"
 
 	"github.com/fastio/fastio/internal/app/apptest"
+	"github.com/fastio/fastio/internal/selfsigned"
 )
 
 func TestEventLoopsWithRoutesAsFallback(t *testing.T) {
@@ -43,14 +39,18 @@ func TestEventLoopsWithRoutesAsFallback(t *testing.T) {
 }
 
 func TestMountedInNetHTTPWithTLS(t *testing.T) {
-	cert, pool := selfSigned(t)
+	cert, err := selfsigned.New(time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := cert.Roots
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serveMounted(ctx, ln, &tls.Config{Certificates: []tls.Certificate{cert}}) }()
+	go func() { done <- serveMounted(ctx, ln, &tls.Config{Certificates: []tls.Certificate{cert.TLS}}) }()
 	base := "https://" + ln.Addr().String()
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
@@ -159,34 +159,4 @@ func checkRoutes(t *testing.T, client *http.Client, base string, read func() str
 	if got := read(); got != `42["announcement","deploy"]` {
 		t.Fatalf("announcement %q", got)
 	}
-}
-
-// selfSigned makes a certificate for 127.0.0.1 and the pool that trusts it.
-func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 }

@@ -3,6 +3,8 @@ package app
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -43,6 +45,9 @@ type running struct {
 	log    *syncBuffer
 	cancel context.CancelFunc
 	done   chan error
+	// scheme is http, or https with TLS; client trusts the server's certificate then.
+	scheme string
+	client *http.Client
 }
 
 // start runs the app with the given flags on a free loopback port until the test ends.
@@ -58,14 +63,22 @@ func start(t *testing.T, args ...string) *running {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{app: a, log: logs, cancel: cancel, done: make(chan error, 1)}
+	r := &running{app: a, log: logs, cancel: cancel, done: make(chan error, 1), scheme: "http", client: http.DefaultClient}
+	if cfg.Certificate != nil {
+		// The certificate is self-signed: it is its own root.
+		roots := x509.NewCertPool()
+		roots.AddCert(cfg.Certificate.Leaf)
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: true}
+		t.Cleanup(tr.CloseIdleConnections)
+		r.scheme, r.client = "https", &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	}
 	go func() { r.done <- a.Run(ctx) }()
 	select {
-	case <-a.Engine().Ready():
+	case <-a.Listening():
 	case err := <-r.done:
 		t.Fatalf("run: %v", err)
 	}
-	r.addr = a.Engine().Addr().String()
+	r.addr = a.Addr().String()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -74,15 +87,22 @@ func start(t *testing.T, args ...string) *running {
 			t.Error("Run did not return")
 		}
 	})
-	waitFor(t, "ready", func() bool { code, _, _ := get(t, r.url("/readyz")); return code == 200 })
+	waitFor(t, "ready", func() bool { code, _, _ := getWith(t, r.client, r.url("/readyz")); return code == 200 })
 	return r
 }
 
-func (r *running) url(path string) string { return "http://" + r.addr + path }
+func (r *running) url(path string) string { return r.scheme + "://" + r.addr + path }
 
+// get is getWith the default client.
 func get(t *testing.T, u string) (int, http.Header, string) {
 	t.Helper()
-	resp, err := http.Get(u)
+	return getWith(t, http.DefaultClient, u)
+}
+
+// getWith GETs u with client and returns the status, the header and the body.
+func getWith(t *testing.T, client *http.Client, u string) (int, http.Header, string) {
+	t.Helper()
+	resp, err := client.Get(u)
 	if err != nil {
 		t.Fatalf("GET %s: %v", u, err)
 	}

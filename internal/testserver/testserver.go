@@ -16,6 +16,7 @@ import (
 
 	redisadapter "github.com/fastio/fastio/adapter/redis"
 	"github.com/fastio/fastio/eventloop"
+	"github.com/fastio/fastio/internal/selfsigned"
 	"github.com/fastio/fastio/server"
 )
 
@@ -163,11 +164,11 @@ func (s *Server) serveStd(ctx context.Context) error {
 	defer stop()
 	useTLS := s.cfg.TLSCert != "" || s.cfg.TLSSelfSigned
 	if s.cfg.TLSSelfSigned {
-		cert, err := selfSignedCertificate()
+		cert, err := selfsigned.New(24 * time.Hour)
 		if err != nil {
 			return fmt.Errorf("testserver: %w", err)
 		}
-		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert.TLS}}
 	}
 	s.cfg.Logger.Info("listening through net/http", "addr", hs.Addr, "tls", useTLS)
 	var err error

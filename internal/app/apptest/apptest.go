@@ -1,22 +1,28 @@
 // Package apptest holds raw Socket.IO clients for the tests of the app packages: one over WebSocket and one over
-// HTTP long-polling, each speaking the wire format directly so that a test sees the exact packets.
+// HTTP long-polling, each speaking the wire format directly so that a test sees the exact packets, over plain
+// HTTP or TLS (with Certificate, a throwaway self-signed certificate).
 package apptest
 
 import (
 	"bufio"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
+
+	"github.com/fastio/fastio/internal/selfsigned"
 )
 
 // WS is a Socket.IO client over a raw WebSocket. It answers pings; Read returns the other packets.
@@ -31,13 +37,20 @@ type WS struct {
 // DialWS opens an Engine.IO session over WebSocket at addr (host:port) and path, with extra query parameters.
 func DialWS(t testing.TB, addr, path string, query url.Values) *WS {
 	t.Helper()
+	return DialWSWith(t, ws.Dialer{}, "ws://"+addr+path, query)
+}
+
+// DialWSWith is DialWS with a dialer of the caller's (a TLS configuration, say) and the endpoint's URL
+// (ws://host:port/path/ or wss://...).
+func DialWSWith(t testing.TB, d ws.Dialer, endpoint string, query url.Values) *WS {
+	t.Helper()
 	q := url.Values{"EIO": {"4"}, "transport": {"websocket"}}
 	for k, v := range query {
 		q[k] = v
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	conn, br, _, err := ws.Dial(ctx, "ws://"+addr+path+"?"+q.Encode())
+	conn, br, _, err := d.Dial(ctx, endpoint+"?"+q.Encode())
 	if err != nil {
 		t.Fatalf("websocket dial: %v", err)
 	}
@@ -146,7 +159,14 @@ type Polling struct {
 // DialPolling opens an Engine.IO session over long-polling at addr and path.
 func DialPolling(t testing.TB, addr, path string) *Polling {
 	t.Helper()
-	c := &Polling{t: t, base: "http://" + addr + path + "?EIO=4&transport=polling", http: &http.Client{Timeout: 10 * time.Second}}
+	return DialPollingWith(t, &http.Client{Timeout: 10 * time.Second}, "http://"+addr+path)
+}
+
+// DialPollingWith is DialPolling with an HTTP client of the caller's (for HTTPS, say) and the endpoint's URL
+// (http://host:port/path/ or https://...).
+func DialPollingWith(t testing.TB, client *http.Client, endpoint string) *Polling {
+	t.Helper()
+	c := &Polling{t: t, base: endpoint + "?EIO=4&transport=polling", http: client}
 	body := c.get(c.base)
 	if !strings.HasPrefix(body, `0{"sid":"`) {
 		t.Fatalf("polling handshake: %q", body)
@@ -196,4 +216,24 @@ func (c *Polling) Poll() ([]string, error) {
 		return nil, fmt.Errorf("poll: %d %s", resp.StatusCode, b)
 	}
 	return strings.Split(string(b), "\x1e"), nil
+}
+
+// Certificate writes a self-signed certificate for 127.0.0.1, ::1 and localhost, valid for a day, and its
+// private key as PEM files in a temporary directory of the test. It returns the files and a pool of roots that
+// trusts the certificate.
+func Certificate(t testing.TB) (certFile, keyFile string, roots *x509.CertPool) {
+	t.Helper()
+	c, err := selfsigned.New(24 * time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, c.CertPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, c.KeyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile, c.Roots
 }

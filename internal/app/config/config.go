@@ -6,6 +6,7 @@ package config
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -60,6 +61,10 @@ type Config struct {
 	LogFormat string
 	// ShutdownGrace is how long a shutdown may take, from the signal to the exit.
 	ShutdownGrace time.Duration
+	// TLSCert and TLSKey are the PEM files of the certificate (chain) and its private key: when set (both or
+	// neither), the server speaks HTTPS and WSS through net/http instead of plain HTTP on the event loops.
+	TLSCert string
+	TLSKey  string
 }
 
 // Source tells where a setting's value came from.
@@ -206,6 +211,14 @@ var options = []option{
 		c.LogFormat = v
 		return nil
 	}},
+	{"tls-cert", "", "PEM certificate (chain) file: serve HTTPS and WSS through net/http instead of the event loops (with --tls-key)", func(c *Config, v string) error {
+		c.TLSCert = v
+		return nil
+	}},
+	{"tls-key", "", "PEM private key file of --tls-cert", func(c *Config, v string) error {
+		c.TLSKey = v
+		return nil
+	}},
 	{"shutdown-grace", "10s", "longest time from SIGTERM/SIGINT to exit: clients are told, queues flushed, then the loops stop", func(c *Config, v string) error {
 		d, err := parseDuration(v, 0)
 		c.ShutdownGrace = d
@@ -229,6 +242,8 @@ type Loaded struct {
 	File string
 	// Sources maps each setting's name to where its value came from.
 	Sources map[string]Source
+	// Certificate is the key pair loaded from TLSCert and TLSKey; nil without TLS.
+	Certificate *tls.Certificate
 }
 
 // Load builds the configuration from command-line arguments (without the command name), the environment (as
@@ -356,6 +371,34 @@ func (l *Loaded) validate() error {
 	if c.MaxConnections > 0 && c.MaxConnectionsPerIP > c.MaxConnections {
 		return fmt.Errorf("%s is larger than %s", name("max-connections-per-ip"), name("max-connections"))
 	}
+	return l.loadCertificate(name)
+}
+
+// loadCertificate loads the TLS key pair, when there is one, so that a missing file or a key that does not
+// match its certificate stops the program at start.
+func (l *Loaded) loadCertificate(name func(string) string) error {
+	c := &l.Config
+	switch {
+	case c.TLSCert == "" && c.TLSKey == "":
+		return nil
+	case c.TLSKey == "":
+		return fmt.Errorf("%s is set without tls-key: TLS needs both, or neither", name("tls-cert"))
+	case c.TLSCert == "":
+		return fmt.Errorf("%s is set without tls-cert: TLS needs both, or neither", name("tls-key"))
+	}
+	cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			setting := "tls-cert"
+			if pe.Path != c.TLSCert {
+				setting = "tls-key"
+			}
+			return fmt.Errorf("%s: cannot read %s: %v", name(setting), pe.Path, pe.Err)
+		}
+		return fmt.Errorf("%s, %s: not a usable certificate and key: %v", name("tls-cert"), name("tls-key"), err)
+	}
+	l.Certificate = &cert
 	return nil
 }
 
@@ -582,6 +625,6 @@ func (l *Loaded) Settings() []any {
 		"max_payload", c.MaxPayload, "max_backlog", c.MaxBacklog, "max_connections", c.MaxConnections,
 		"max_connections_per_ip", c.MaxConnectionsPerIP, "api_token", token, "api_max_body", c.APIMaxBody,
 		"log_level", c.LogLevel.String(), "log_format", c.LogFormat, "shutdown_grace", c.ShutdownGrace,
-		"config_file", l.File,
+		"tls_cert", c.TLSCert, "tls_key", c.TLSKey, "config_file", l.File,
 	}
 }

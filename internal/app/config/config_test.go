@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fastio/fastio/internal/app/apptest"
 )
 
 func env(kv ...string) func(string) (string, bool) {
@@ -245,6 +248,71 @@ func TestSettingsRedactToken(t *testing.T) {
 	for _, v := range l.Settings() {
 		if s, ok := v.(string); ok && strings.Contains(s, "s3cret") {
 			t.Errorf("the token is logged: %v", l.Settings())
+		}
+	}
+}
+
+func TestTLS(t *testing.T) {
+	cert, key, _ := apptest.Certificate(t)
+	l, err := Load([]string{"--tls-cert", cert, "--tls-key", key}, env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.TLSCert != cert || l.TLSKey != key || l.Certificate == nil || l.Certificate.Leaf == nil ||
+		l.Certificate.Leaf.Subject.CommonName != "fastio self-signed" {
+		t.Errorf("%+v %v", l.Config, l.Certificate)
+	}
+	// From the environment and the config file, under the names derived from the flags.
+	if Env("tls-cert") != "FASTIO_TLS_CERT" || Env("tls-key") != "FASTIO_TLS_KEY" {
+		t.Errorf("env names %s %s", Env("tls-cert"), Env("tls-key"))
+	}
+	file := writeFile(t, `{"tls-cert": "`+cert+`"}`)
+	l, err = Load([]string{"--config", file}, env(Env("tls-key"), key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Certificate == nil || l.Sources["tls-cert"] != FromFile || l.Sources["tls-key"] != FromEnv {
+		t.Errorf("%v %v", l.Certificate, l.Sources)
+	}
+	// Logged: the files, not what is in them.
+	settings := fmt.Sprint(l.Settings()...)
+	if !strings.Contains(settings, "tls_cert"+cert) || !strings.Contains(settings, "tls_key"+key) || strings.Contains(settings, "PRIVATE") {
+		t.Errorf("settings %s", settings)
+	}
+	// Without TLS: nothing loaded.
+	if l, err = Load(nil, env()); err != nil || l.Certificate != nil {
+		t.Errorf("%v %v", l.Certificate, err)
+	}
+}
+
+func TestTLSErrors(t *testing.T) {
+	cert, key, _ := apptest.Certificate(t)
+	_, otherKey, _ := apptest.Certificate(t)
+	garbage := writeFile(t, "not PEM")
+	for _, tc := range []struct {
+		args []string
+		env  []string
+		want string
+	}{
+		{[]string{"--tls-cert", cert}, nil, "tls-cert (flag) is set without tls-key: TLS needs both, or neither"},
+		{nil, []string{Env("tls-key"), key}, "tls-key (environment) is set without tls-cert: TLS needs both, or neither"},
+		{[]string{"--tls-cert", "/nonexistent/cert.pem", "--tls-key", key}, nil,
+			"tls-cert (flag): cannot read /nonexistent/cert.pem: no such file or directory"},
+		{[]string{"--tls-cert", cert, "--tls-key", "/nonexistent/key.pem"}, nil,
+			"tls-key (flag): cannot read /nonexistent/key.pem: no such file or directory"},
+		{[]string{"--tls-cert", os.TempDir(), "--tls-key", key}, nil, "is a directory"},
+		{[]string{"--tls-cert", cert, "--tls-key", otherKey}, nil,
+			"tls-cert (flag), tls-key (flag): not a usable certificate and key: tls: private key does not match public key"},
+		{[]string{"--tls-cert", key, "--tls-key", cert}, nil, "PEM inputs may have been switched"},
+		{[]string{"--tls-cert", garbage, "--tls-key", key}, nil, "not a usable certificate and key: tls: failed to find any PEM data in certificate input"},
+	} {
+		_, err := Load(tc.args, env(tc.env...))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v %v: error %v, want %q", tc.args, tc.env, err, tc.want)
+			continue
+		}
+		if strings.Contains(err.Error(), "\n") {
+			t.Errorf("%v: error of several lines: %q", tc.args, err)
 		}
 	}
 }
