@@ -11,6 +11,8 @@ package bench
 //   - CONNECT to "/" (`40` or `40{auth}`) is answered with `40{"sid":...}`; if auth.room is a non-empty string the
 //     socket joins that room; then the event "auth" with the auth object is sent, as the testserver does;
 //   - the event `42["broadcast",room,...args]` writes `42["broadcast",...args]` to every member of room;
+//   - an event with an ack id, `42<id>["name",...args]`, is answered `43<id>[...args]` (the echo scenario's
+//     `message-with-ack`), from the connection's goroutine, with one write;
 //   - a ping ("2") is sent every ping interval; pongs and every other packet are ignored.
 //
 // Nothing else is implemented: no polling, no namespaces, no acks, no heartbeat timeout, no binary, no limits.
@@ -169,6 +171,12 @@ func (s *BaselineServer) serve(c *baselineConn) {
 				return
 			}
 		case '2': // EVENT
+			if len(data) > 2 && data[2] >= '0' && data[2] <= '9' {
+				if ack := ackEcho(data[2:]); ack != nil && c.write(serverFrame(ack)) != nil {
+					return
+				}
+				continue
+			}
 			s.event(data[2:])
 		case '1': // DISCONNECT
 			return
@@ -206,6 +214,39 @@ func (s *BaselineServer) connect(c *baselineConn, id string, auth []byte) error 
 		s.mu.Unlock()
 	}
 	return c.write(serverFrame(append(append([]byte(`42["auth",`), auth...), ']')))
+}
+
+// ackEcho turns the body of an event with an ack id, `<id>["name",...args]`, into its answer
+// `43<id>[...args]`, or returns nil when it does not look like one. It only scans for the end of the event name:
+// the least work an echo can do.
+func ackEcho(p []byte) []byte {
+	i := 0
+	for i < len(p) && p[i] >= '0' && p[i] <= '9' {
+		i++
+	}
+	id, rest := p[:i], p[i:]
+	if len(rest) < 4 || rest[0] != '[' || rest[1] != '"' || rest[len(rest)-1] != ']' {
+		return nil
+	}
+	j := 2
+	for j < len(rest) && rest[j] != '"' {
+		if rest[j] == '\\' {
+			j++
+		}
+		j++
+	}
+	j++ // past the closing quote
+	if j >= len(rest) {
+		return nil
+	}
+	out := make([]byte, 0, 3+len(id)+len(rest)-j+1)
+	out = append(append(append(out, "43"...), id...), '[')
+	if rest[j] == ',' {
+		out = append(out, rest[j+1:]...) // the arguments and the closing bracket
+	} else {
+		out = append(out, ']')
+	}
+	return out
 }
 
 // event handles `["broadcast",room,...args]`; anything else is ignored.

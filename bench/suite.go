@@ -29,9 +29,11 @@ const (
 	srvFastio   = "fastio"
 	srvNode     = "node"
 	srvBaseline = "baseline"
+	// srvFastioInline is fastio with its handlers on the event loops (--inline-handlers), for the echo case.
+	srvFastioInline = "fastio-inline"
 )
 
-var allServers = []string{srvFastio, srvNode, srvBaseline}
+var allServers = []string{srvFastio, srvFastioInline, srvNode, srvBaseline}
 
 // suiteCase is one benchmark of the plan, run against each of Servers.
 type suiteCase struct {
@@ -82,7 +84,7 @@ func suitePlan(audiences []int, quick bool) []suiteCase {
 		})
 	}
 	plan = append(plan,
-		suiteCase{ID: fmt.Sprintf("echo-%d", echoClients), Scenario: "echo", Servers: fo, Limit: time.Minute,
+		suiteCase{ID: fmt.Sprintf("echo-%d", echoClients), Scenario: "echo", Servers: []string{srvFastio, srvFastioInline, srvNode, srvBaseline}, Limit: time.Minute,
 			Args: []string{"--clients", strconv.Itoa(echoClients), "--warmup", warm, "--duration", dur}},
 		suiteCase{ID: fmt.Sprintf("connect-websocket-%d", wsConns), Scenario: "connect", Servers: fo, Limit: time.Minute,
 			Args: []string{"--conns", strconv.Itoa(wsConns), "--concurrency", "64"}},
@@ -252,9 +254,9 @@ func (o *suiteOptions) resolve() error {
 	o.results = abs(o.results)
 	for _, s := range strings.Split(o.servers, ",") {
 		switch strings.TrimSpace(s) {
-		case srvFastio, srvNode, srvBaseline:
+		case srvFastio, srvFastioInline, srvNode, srvBaseline:
 		default:
-			return fmt.Errorf("bench suite: unknown server %q (fastio, node, baseline)", s)
+			return fmt.Errorf("bench suite: unknown server %q (fastio, fastio-inline, node, baseline)", s)
 		}
 	}
 	return nil
@@ -415,6 +417,8 @@ func (o *suiteOptions) startServer(ctx context.Context, name, logDir, tag string
 	switch name {
 	case srvFastio:
 		argv = []string{o.fastio, "testserver", "--port", ps, "--ping-interval", "25s", "--ping-timeout", "20s"}
+	case srvFastioInline:
+		argv = []string{o.fastio, "testserver", "--port", ps, "--ping-interval", "25s", "--ping-timeout", "20s", "--inline-handlers"}
 	case srvNode:
 		argv = []string{o.node, filepath.Join(o.repo, "test", "e2e", "reference-server.js"), "--port", ps,
 			"--ping-interval", "25s", "--ping-timeout", "20s"}

@@ -56,8 +56,10 @@ type conn struct {
 	busy    bool // the fallback handler is running: later requests stay buffered
 	probing bool // this WebSocket is upgrading sess, which still runs on polling
 	inSync  bool // in modeClosing: the frame stream can still be parsed
-	// flushQueued is guarded by the mutex of the session the conn serves.
+	// flushQueued and inServe are guarded by the mutex of the session the conn serves. inServe: the loop is
+	// handling the connection's frames and flushes at the end, so a wake needs no task of its own.
 	flushQueued bool
+	inServe     bool
 }
 
 // pollInfo is what the answer to a parked polling GET needs from its request.
@@ -237,6 +239,9 @@ func (c *conn) wake(*Session) {
 		return
 	}
 	c.flushQueued = true
+	if c.inServe {
+		return // serveWebSocket flushes when it is done with what arrived
+	}
 	c.schedule()
 }
 

@@ -294,6 +294,16 @@ func (s *Session) scheduleLocked(l link) {
 	}
 }
 
+// setInServe marks c as being served by its loop (see conn.inServe). s may be nil (c serves no session).
+func (s *Session) setInServe(c *conn, on bool) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	c.inServe = on
+	s.mu.Unlock()
+}
+
 // takeWS hands the pending WebSocket output to l if l is the session's WebSocket. The caller writes it and
 // returns the buffer to the pool. closeAfter tells the caller to start the closing handshake after writing.
 func (s *Session) takeWS(l link) (out *bytebufferpool.ByteBuffer, closeAfter bool) {

@@ -122,10 +122,15 @@ func (c *conn) serveWebSocket() gnet.Action {
 	}
 	c.lastNeed = 0
 	buf, _ := c.gc.Peek(-1)
+	// While the frames are handled, what the session queues (an ack's answer from an inline handler, say) waits
+	// for the flush below instead of waking the loop with a task of its own.
+	served := c.sess
+	served.setInServe(c, true)
 	off := 0
 	for off < len(buf) && c.mode == modeWebSocket {
 		msg, n, ok, err := c.dec.Decode(buf[off:])
 		if err != nil {
+			served.setInServe(c, false)
 			_, _ = c.gc.Discard(len(buf))
 			return c.failWebSocket(err)
 		}
@@ -138,11 +143,14 @@ func (c *conn) serveWebSocket() gnet.Action {
 			continue
 		}
 		if act := c.onFrame(msg); act != gnet.None {
+			served.setInServe(c, false)
 			_, _ = c.gc.Discard(len(buf))
 			return act
 		}
 	}
 	c.discard(off)
+	// inServe is cleared before the flush: a wake after it schedules a flush of its own.
+	served.setInServe(c, false)
 	c.flush()
 	if c.mode == modeClosing {
 		return c.serveClosing()

@@ -151,7 +151,11 @@ func (c *client) route(p sio.Packet, att [][]byte, mustCopy bool) {
 			p.Data = bytes.Clone(p.Data)
 		}
 		p.Namespace = nil
-		c.tasks.run(func() { socket.onPacket(p, att) })
+		if c.srv.opts.InlineHandlers {
+			c.tasks.runHere(func() { socket.onPacket(p, att) })
+		} else {
+			c.tasks.run(func() { socket.onPacket(p, att) })
+		}
 	default:
 		// A packet for a namespace the client has not joined, or a second CONNECT: the Node.js server closes.
 		c.closeWith(ReasonForcedServerClose)
@@ -279,6 +283,21 @@ func (m *mailbox) run(task func()) {
 	m.running = true
 	m.mu.Unlock()
 	m.client.srv.workers.submit(m)
+}
+
+// runHere runs task on the calling goroutine when the mailbox is idle, then whatever was queued while it ran;
+// otherwise it queues task behind the others, as run does, so that the order holds either way.
+func (m *mailbox) runHere(task func()) {
+	m.mu.Lock()
+	if m.running {
+		m.queue = append(m.queue, task)
+		m.mu.Unlock()
+		return
+	}
+	m.running = true
+	m.mu.Unlock()
+	m.call(task)
+	m.drain()
 }
 
 func (m *mailbox) drain() {

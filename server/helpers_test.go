@@ -20,6 +20,9 @@ import (
 func startIO(t *testing.T, opts Options, setup func(io *Server)) (*Server, string) {
 	t.Helper()
 	opts.Addr = "127.0.0.1:0"
+	if strings.HasPrefix(t.Name(), "TestInlineHandlers/") {
+		opts.InlineHandlers = true // TestInlineHandlers reruns tests with the handlers on the event loops
+	}
 	if opts.EventLoops == 0 {
 		opts.EventLoops = 2
 	}

@@ -66,6 +66,13 @@ type Options struct {
 	ConnectionStateRecovery *RecoveryOptions
 	// Adapter creates the adapter of each namespace. Default: in memory, on this server only.
 	Adapter AdapterFactory
+	// InlineHandlers runs the handlers of a client's events and acknowledgements (and the socket middlewares) on
+	// the goroutine that read them — an event loop — instead of handing them to a worker goroutine, when nothing
+	// of that client is queued already. It saves two goroutine hand-offs per event (the answer of an ack leaves
+	// in the same write as the loop's other output) but every such handler must return quickly and never block:
+	// no I/O, no EmitWithAck wait, no lock held for long; a blocking handler stalls every connection of its
+	// loop. Namespace middlewares and connection handlers still run on workers. Default off.
+	InlineHandlers bool
 	// EventLoops, ReusePort and Fallback configure the event loops New creates (see eventloop.Config).
 	EventLoops int
 	ReusePort  bool

@@ -39,6 +39,8 @@ type Config struct {
 	StdHTTP bool
 	// TLSCert and TLSKey, PEM files, serve HTTPS and WSS through net/http (they imply StdHTTP).
 	TLSCert, TLSKey string
+	// InlineHandlers runs the contract's event handlers on the event loops (server.Options.InlineHandlers).
+	InlineHandlers bool
 	// TLSSelfSigned serves HTTPS and WSS through net/http with a throwaway self-signed certificate.
 	TLSSelfSigned bool
 	Logger        *slog.Logger
@@ -66,6 +68,7 @@ func (cfg *Config) Flags(fs *flag.FlagSet) {
 	fs.BoolVar(&cfg.Recovery, "recovery", cfg.Recovery, "enable Socket.IO connection state recovery")
 	fs.BoolVar(&cfg.Pprof, "pprof", cfg.Pprof, "serve net/http/pprof under /debug/pprof/")
 	fs.StringVar(&cfg.Redis, "redis", cfg.Redis, "redis:// URL of the Redis server of a cluster")
+	fs.BoolVar(&cfg.InlineHandlers, "inline-handlers", cfg.InlineHandlers, "run the event handlers on the event loops (they never block)")
 	fs.BoolVar(&cfg.StdHTTP, "stdhttp", cfg.StdHTTP, "serve through net/http instead of the event loops")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "PEM certificate: serve HTTPS through net/http (with --tls-key)")
 	fs.StringVar(&cfg.TLSKey, "tls-key", cfg.TLSKey, "PEM private key of --tls-cert")
@@ -117,6 +120,7 @@ func New(cfg Config) (*Server, error) {
 		ConnectTimeout: cfg.ConnectTimeout,
 		CORS:           &eventloop.CORS{Origins: []string{"*"}},
 		Logger:         cfg.Logger,
+		InlineHandlers: cfg.InlineHandlers,
 	}
 	if cfg.Recovery {
 		opts.ConnectionStateRecovery = &server.RecoveryOptions{}
