@@ -243,6 +243,19 @@ func TestShutdownTellsClientsAndFlushes(t *testing.T) {
 	ws := apptest.DialWS(t, r.addr, "/socket.io/", nil)
 	ws.Connect("")
 	poll := apptest.DialPolling(t, r.addr, "/socket.io/")
+	logs := shutdownWithQueuedMessages(t, r, ws, poll, 200)
+	for _, want := range []string{`msg="shutting down"`, `msg="total connections" count=0`, "msg=stopped"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lacks %s:\n%s", want, logs)
+		}
+	}
+}
+
+// shutdownWithQueuedMessages connects poll as a second client of ws (connected), broadcasts n messages, starts
+// the shutdown at once, and checks that both clients get every message and then the close (frame, packet), and
+// that Run returns soon. It returns the log.
+func shutdownWithQueuedMessages(t *testing.T, r *running, ws *apptest.WS, poll *apptest.Polling, n int) string {
+	t.Helper()
 	poll.Post("40")
 	if got, err := poll.Poll(); err != nil || !strings.HasPrefix(got[0], `40{"sid":"`) {
 		t.Fatalf("polling connect: %v %v", got, err)
@@ -273,7 +286,6 @@ func TestShutdownTellsClientsAndFlushes(t *testing.T) {
 	}()
 	time.Sleep(50 * time.Millisecond)
 
-	const n = 200
 	payload := strings.Repeat("x", 2000)
 	for i := range n {
 		if err := r.app.IO().Emit("bulk", i, payload); err != nil {
@@ -320,12 +332,7 @@ func TestShutdownTellsClientsAndFlushes(t *testing.T) {
 	if took := time.Since(began); took > 2*time.Second {
 		t.Errorf("shutdown took %v with every client gone", took)
 	}
-	logs := r.log.String()
-	for _, want := range []string{`msg="shutting down"`, `msg="total connections" count=0`, "msg=stopped"} {
-		if !strings.Contains(logs, want) {
-			t.Errorf("log lacks %s:\n%s", want, logs)
-		}
-	}
+	return r.log.String()
 }
 
 func TestShutdownWithinGrace(t *testing.T) {

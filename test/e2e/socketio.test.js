@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { io, Manager } from "socket.io-client";
 import WebSocket from "ws";
 import { startServer, startServers } from "./lib/server.js";
-import { bytes, once, sleep, text, waitUntil, withTimeout } from "./lib/util.js";
+import { bytes, once, sleep, text, waitUntil, withTimeout, emitAck, roundTrip } from "./lib/util.js";
 
 const T = { timeout: 30_000 };
 // Generous waits: the machine may be loaded; a failing wait only costs time.
@@ -63,26 +63,6 @@ async function connect(nsp = "/", opts = {}, srv = server, ms = WAIT) {
   return { socket, auth };
 }
 
-/** Emits with an ack callback and resolves with all the ack's arguments. */
-function emitAck(socket, event, ...args) {
-  let onDisconnect;
-  return withTimeout(
-    new Promise((resolve, reject) => {
-      onDisconnect = (reason) => reject(new Error(`disconnected (${reason}) while waiting for the ack of "${event}"`));
-      socket.once("disconnect", onDisconnect);
-      socket.emit(event, ...args, (...res) => resolve(res));
-    }),
-    WAIT,
-    `ack of "${event}"`,
-  ).finally(() => socket.off("disconnect", onDisconnect));
-}
-
-/** Emits `event` and resolves with all arguments of the next `reply` event. */
-function roundTrip(socket, event, reply, ...args) {
-  const got = once(socket, reply, WAIT, ["disconnect"]);
-  socket.emit(event, ...args);
-  return got;
-}
 
 async function ownServer(args = []) {
   const s = await startServer(args);

@@ -12,7 +12,7 @@ import tls from "node:tls";
 import { io } from "socket.io-client";
 import { Socket as EngineSocket } from "engine.io-client";
 import { isReference, RELAXED_ARGS, RELAXED_MODE, startServer } from "./lib/server.js";
-import { bytes, collect, once, sleep, waitUntil, withTimeout } from "./lib/util.js";
+import { bytes, collect, once, sleep, waitUntil, withTimeout, emitAck, roundTrip } from "./lib/util.js";
 
 const SKIP = isReference() ? "the reference server has no --tls-self-signed (set FASTIO_SERVER)" : false;
 const T = { timeout: 30_000, skip: SKIP };
@@ -89,26 +89,6 @@ async function connect(opts = {}, base = server.https) {
   return { socket, auth };
 }
 
-/** Emits with an ack callback and resolves with all the ack's arguments. */
-function emitAck(socket, event, ...args) {
-  let onDisconnect;
-  return withTimeout(
-    new Promise((resolve, reject) => {
-      onDisconnect = (reason) => reject(new Error(`disconnected (${reason}) while waiting for the ack of "${event}"`));
-      socket.once("disconnect", onDisconnect);
-      socket.emit(event, ...args, (...res) => resolve(res));
-    }),
-    WAIT,
-    `ack of "${event}"`,
-  ).finally(() => socket.off("disconnect", onDisconnect));
-}
-
-/** Emits `event` and resolves with all arguments of the next `reply` event. */
-function roundTrip(socket, event, reply, ...args) {
-  const got = once(socket, reply, WAIT, ["disconnect"]);
-  socket.emit(event, ...args);
-  return got;
-}
 
 async function ownServer(args = []) {
   const s = await startServer(args);

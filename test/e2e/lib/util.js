@@ -111,3 +111,24 @@ export async function waitUntil(cond, ms = 10_000, what = "condition") {
     await sleep(5);
   }
 }
+
+/** Emits with an ack callback and resolves with all the ack's arguments; fails on disconnect or after ms. */
+export function emitAck(socket, event, ...args) {
+  let onDisconnect;
+  return withTimeout(
+    new Promise((resolve, reject) => {
+      onDisconnect = (reason) => reject(new Error(`disconnected (${reason}) while waiting for the ack of "${event}"`));
+      socket.once("disconnect", onDisconnect);
+      socket.emit(event, ...args, (...res) => resolve(res));
+    }),
+    10_000,
+    `ack of "${event}"`,
+  ).finally(() => socket.off("disconnect", onDisconnect));
+}
+
+/** Emits `event` and resolves with all arguments of the next `reply` event. */
+export function roundTrip(socket, event, reply, ...args) {
+  const got = once(socket, reply, 10_000, ["disconnect"]);
+  socket.emit(event, ...args);
+  return got;
+}
