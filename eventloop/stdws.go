@@ -254,11 +254,7 @@ func (c *stdConn) onFrame(msg wsframe.Message) (stop bool) {
 	case ws.OpPing:
 		c.write(wsframe.AppendFrame(nil, ws.OpPong, msg.Payload))
 	case ws.OpClose:
-		code, _ := wsframe.ClosePayload(msg.Payload)
-		if code == 1005 {
-			code = 0 // no status received: answer with an empty close frame
-		}
-		c.write(wsframe.AppendClose(nil, code, ""))
+		c.write(closeEcho(msg.Payload))
 		c.detach(ReasonTransportClose)
 		return true
 	case ws.OpText:

@@ -158,17 +158,22 @@ func (c *conn) serveWebSocket() gnet.Action {
 	return gnet.None
 }
 
+// closeEcho is the close frame that answers the peer's: the same status code, or none when it sent none.
+func closeEcho(payload []byte) []byte {
+	code, _ := wsframe.ClosePayload(payload)
+	if code == 1005 {
+		code = 0 // no status received: answer with an empty close frame
+	}
+	return wsframe.AppendClose(nil, code, "")
+}
+
 // onFrame handles one complete message or control frame.
 func (c *conn) onFrame(msg wsframe.Message) gnet.Action {
 	switch msg.Op {
 	case ws.OpPing:
 		c.writeFrame(wsframe.AppendFrame(nil, ws.OpPong, msg.Payload))
 	case ws.OpClose:
-		code, _ := wsframe.ClosePayload(msg.Payload)
-		if code == 1005 {
-			code = 0 // no status received: answer with an empty close frame
-		}
-		c.writeFrame(wsframe.AppendClose(nil, code, ""))
+		c.writeFrame(closeEcho(msg.Payload))
 		c.detach(ReasonTransportClose)
 		return gnet.Close
 	case ws.OpText:
