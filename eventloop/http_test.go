@@ -1,8 +1,10 @@
 package eventloop
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -289,5 +291,63 @@ func TestFallbackBodyCapAndSubPaths(t *testing.T) {
 	defer mu.Unlock()
 	if len(paths) != 1 || paths[0] != "/engine.io/engine.io.min.js" {
 		t.Fatalf("fallback saw %v", paths)
+	}
+}
+
+func TestConnectionCaps(t *testing.T) {
+	ts := startServer(t, Config{MaxConnections: 3, MaxConnectionsPerIP: 2}, EndpointConfig{})
+	// admitted opens a connection from ip and checks that it is served.
+	admitted := func(ip string) *rawConn {
+		t.Helper()
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 2 * time.Second}
+		nc, err := d.Dial("tcp", ts.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nc.Close() })
+		c := &rawConn{Conn: nc, r: bufio.NewReader(nc)}
+		c.send(t, "GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n")
+		if resp, _ := c.readResponse(t); resp.StatusCode != 200 {
+			t.Fatalf("from %s: status %d", ip, resp.StatusCode)
+		}
+		return c
+	}
+	refused := func(ip string) {
+		t.Helper()
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 2 * time.Second}
+		nc, err := d.Dial("tcp", ts.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		c := &rawConn{Conn: nc, r: bufio.NewReader(nc)}
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		resp, body := c.readResponse(t)
+		if resp.StatusCode != http.StatusServiceUnavailable || body != "too many connections" {
+			t.Fatalf("from %s: %d %q, want 503", ip, resp.StatusCode, body)
+		}
+		c.expectEOF(t)
+	}
+	a := admitted("127.0.0.1")
+	admitted("127.0.0.1")
+	refused("127.0.0.1") // the per-address cap
+	admitted("127.0.0.2")
+	refused("127.0.0.3") // the total cap
+	a.Close()
+	waitUntil(t, func() bool { return ts.Metrics().Connections.Load() == 2 })
+	admitted("127.0.0.1") // a place freed up, for the address too
+	if got := ts.Metrics().ConnectionsRefused.Load(); got != 2 {
+		t.Errorf("ConnectionsRefused = %d, want 2", got)
+	}
+}
+
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

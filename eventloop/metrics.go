@@ -27,6 +27,8 @@ type Metrics struct {
 	ParseErrors atomic.Int64
 	// PingTimeouts counts sessions closed for a missing pong.
 	PingTimeouts atomic.Int64
+	// ConnectionsRefused counts TCP connections closed at once for Config.MaxConnections or MaxConnectionsPerIP.
+	ConnectionsRefused atomic.Int64
 	// RequestTimeouts counts connections closed because a request did not arrive in time, or stayed idle.
 	RequestTimeouts atomic.Int64
 	// SlowConsumers counts sessions closed because their backlog exceeded MaxBacklog.

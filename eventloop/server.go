@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"strings"
 	"sync"
@@ -54,6 +55,11 @@ type Config struct {
 	Logger *slog.Logger
 	// TimerResolution is the tick of the timing wheel behind heartbeats and timeouts. Default 5ms.
 	TimerResolution time.Duration
+	// MaxConnections caps the TCP connections the event loops hold open; MaxConnectionsPerIP those from one
+	// client IP address. A connection over a cap is answered 503 and closed as soon as it is accepted, and counted
+	// in Metrics.ConnectionsRefused. 0: no cap. (Connections served through ServeHTTP are net/http's to limit.)
+	MaxConnections      int
+	MaxConnectionsPerIP int
 }
 
 func (c *Config) normalize() {
@@ -99,6 +105,8 @@ type Server struct {
 	loopsMu sync.Mutex
 	loops   map[gnet.EventLoop]*loopState
 
+	connLimits connLimits
+
 	mu       sync.Mutex
 	eng      gnet.Engine
 	addr     net.Addr
@@ -118,6 +126,7 @@ func New(cfg Config) *Server {
 		loops:  make(map[gnet.EventLoop]*loopState),
 	}
 	s.requests.New = func() any { return new(http1.Request) }
+	s.connLimits = connLimits{max: cfg.MaxConnections, perIP: cfg.MaxConnectionsPerIP, byIP: make(map[netip.Addr]int32)}
 	s.wheel = wheel.New(cfg.TimerResolution, 1024)
 	return s
 }
@@ -321,6 +330,10 @@ func listenerAddr(eng gnet.Engine) (net.Addr, error) {
 
 // OnOpen attaches the connection state. It is part of gnet.EventHandler.
 func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	if !s.connLimits.admit(gc, s.metrics.Connections.Load()) {
+		s.metrics.ConnectionsRefused.Add(1)
+		return refusedResponse, gnet.Close // no context: OnClose leaves it alone
+	}
 	c := &conn{srv: s, gc: gc, loop: s.loopFor(gc.EventLoop())}
 	c.timer.Init(s.wheel, c.onTimer)
 	gc.SetContext(c)
@@ -335,6 +348,7 @@ func (s *Server) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	if !ok {
 		return gnet.None
 	}
+	s.connLimits.release(gc)
 	s.metrics.Connections.Add(-1)
 	c.onClose()
 	return gnet.None

@@ -89,6 +89,9 @@ func New(cfg *config.Loaded, log *slog.Logger) (*App, error) {
 		IdleTimeout:    c.IdleTimeout,
 		Fallback:       a.fallback(),
 		Logger:         log,
+
+		MaxConnections:      c.MaxTCPConnections,
+		MaxConnectionsPerIP: c.MaxTCPConnectionsPerIP,
 	})
 	a.limiter = limits.New(a.engine.Metrics(), c.MaxConnections, c.MaxConnectionsPerIP)
 	opts := server.Options{

@@ -395,3 +395,38 @@ func TestPortInUse(t *testing.T) {
 		t.Errorf("got %v, want %q", err, want)
 	}
 }
+
+func TestTCPConnectionCap(t *testing.T) {
+	r := start(t, "--max-tcp-connections-per-ip", "2")
+	// /readyz polling in start used a keep-alive connection: let it go, then hold the address's two places.
+	http.DefaultClient.CloseIdleConnections()
+	waitFor(t, "idle connections to close", func() bool { return r.app.Engine().Metrics().Connections.Load() == 0 })
+	var held []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", r.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		held = append(held, c)
+	}
+	waitFor(t, "two connections", func() bool { return r.app.Engine().Metrics().Connections.Load() == 2 })
+	// The third is answered before it sends anything, and closed.
+	third, err := net.Dial("tcp", r.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer third.Close()
+	_ = third.SetDeadline(time.Now().Add(5 * time.Second))
+	answer, err := io.ReadAll(third)
+	if err != nil || !strings.HasPrefix(string(answer), "HTTP/1.1 503 ") {
+		t.Fatalf("third connection: %q %v, want a 503 and EOF", answer, err)
+	}
+	for _, c := range held {
+		c.Close()
+	}
+	waitFor(t, "the held connections to close", func() bool { return r.app.Engine().Metrics().Connections.Load() == 0 })
+	if _, _, body := get(t, r.url("/metrics")); !strings.Contains(body, "\nfastio_tcp_connections_refused_total 1\n") {
+		t.Errorf("metrics lack the refusal:\n%s", body)
+	}
+}

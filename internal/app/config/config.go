@@ -50,6 +50,11 @@ type Config struct {
 	MaxConnections int
 	// MaxConnectionsPerIP caps the sockets of the main namespace per client IP address (0: no cap).
 	MaxConnectionsPerIP int
+	// MaxTCPConnections and MaxTCPConnectionsPerIP cap the TCP connections the event loops hold, in total and
+	// per client address, before any request is read (0: no cap). They guard against floods of idle sockets;
+	// with TLS (net/http) they do not apply.
+	MaxTCPConnections      int
+	MaxTCPConnectionsPerIP int
 	// APIToken enables the publish API (/api/emit, /api/disconnect); empty disables it.
 	APIToken string
 	// APIMaxBody caps the body of a publish API request, in bytes.
@@ -167,6 +172,16 @@ var options = []option{
 	{"max-connections-per-ip", "0", "most main-namespace sockets per client IP address (0: no limit)", func(c *Config, v string) error {
 		n, err := parseInt(v, 0, 1<<31-1)
 		c.MaxConnectionsPerIP = n
+		return err
+	}},
+	{"max-tcp-connections", "0", "most open TCP connections on the event loops; more are answered 503 and closed at once (0: no limit)", func(c *Config, v string) error {
+		n, err := parseInt(v, 0, 1<<31-1)
+		c.MaxTCPConnections = n
+		return err
+	}},
+	{"max-tcp-connections-per-ip", "0", "most open TCP connections per client IP address on the event loops (0: no limit)", func(c *Config, v string) error {
+		n, err := parseInt(v, 0, 1<<31-1)
+		c.MaxTCPConnectionsPerIP = n
 		return err
 	}},
 	{"api-token", "", "bearer token of the publish API (/api/emit, /api/disconnect); empty disables the API", func(c *Config, v string) error {
@@ -623,7 +638,8 @@ func (l *Loaded) Settings() []any {
 		"ping_interval", c.PingInterval, "ping_timeout", c.PingTimeout, "connect_timeout", c.ConnectTimeout,
 		"request_timeout", c.RequestTimeout, "idle_timeout", c.IdleTimeout,
 		"max_payload", c.MaxPayload, "max_backlog", c.MaxBacklog, "max_connections", c.MaxConnections,
-		"max_connections_per_ip", c.MaxConnectionsPerIP, "api_token", token, "api_max_body", c.APIMaxBody,
+		"max_connections_per_ip", c.MaxConnectionsPerIP, "max_tcp_connections", c.MaxTCPConnections,
+		"max_tcp_connections_per_ip", c.MaxTCPConnectionsPerIP, "api_token", token, "api_max_body", c.APIMaxBody,
 		"log_level", c.LogLevel.String(), "log_format", c.LogFormat, "shutdown_grace", c.ShutdownGrace,
 		"tls_cert", c.TLSCert, "tls_key", c.TLSKey, "config_file", l.File,
 	}

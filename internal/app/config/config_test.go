@@ -157,6 +157,8 @@ func TestValidation(t *testing.T) {
 		{[]string{"--max-payload", "2GiB"}, nil, "must be between 1 and"},
 		{[]string{"--max-payload", "12xb"}, nil, `unknown size unit "xb"`},
 		{[]string{"--max-connections", "-5"}, nil, "must be between 0"},
+		{[]string{"--max-tcp-connections", "many"}, nil, "max-tcp-connections"},
+		{[]string{"--max-tcp-connections-per-ip", "-1"}, nil, "must be between 0"},
 		{[]string{"--max-connections", "10", "--max-connections-per-ip", "20"}, nil, "max-connections-per-ip (flag) is larger than max-connections (flag)"},
 		{[]string{"--cors-origins", "example.com"}, nil, "want * or scheme://host[:port]"},
 		{[]string{"--cors-origins", "*,https://a.example"}, nil, "list no others"},

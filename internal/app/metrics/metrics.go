@@ -167,6 +167,7 @@ var engineCounters = []engineCounter{
 	{"parse_errors", "fastio_parse_errors_total", nil, func(m *eventloop.Metrics) int64 { return m.ParseErrors.Load() }},
 	{"ping_timeouts", "fastio_ping_timeouts_total", nil, func(m *eventloop.Metrics) int64 { return m.PingTimeouts.Load() }},
 	{"request_timeouts", "fastio_request_timeouts_total", nil, func(m *eventloop.Metrics) int64 { return m.RequestTimeouts.Load() }},
+	{"tcp_connections_refused", "fastio_tcp_connections_refused_total", nil, func(m *eventloop.Metrics) int64 { return m.ConnectionsRefused.Load() }},
 	{"slow_consumers", "fastio_slow_consumers_total", nil, func(m *eventloop.Metrics) int64 { return m.SlowConsumers.Load() }},
 	{"closed_sessions", "fastio_sessions_closed_total", nil, func(m *eventloop.Metrics) int64 { return m.ClosedSessions.Load() }},
 }
@@ -184,6 +185,7 @@ var engineHelp = map[string]string{
 	"fastio_parse_errors_total":              "Sessions closed because a packet did not parse.",
 	"fastio_ping_timeouts_total":             "Sessions closed for a missing pong.",
 	"fastio_request_timeouts_total":          "Connections closed because a request did not arrive in time, or stayed idle.",
+	"fastio_tcp_connections_refused_total":   "TCP connections answered 503 and closed at once by --max-tcp-connections or --max-tcp-connections-per-ip.",
 	"fastio_slow_consumers_total":            "Sessions closed because what waited for them exceeded the backlog bound.",
 	"fastio_sessions_closed_total":           "Engine.IO sessions ended.",
 }
