@@ -147,6 +147,12 @@ func (c *client) route(p sio.Packet, att [][]byte, mustCopy bool) {
 		}
 		c.tasks.run(func() { c.connect(nsp, auth) })
 	case socket != nil && p.Type != sio.Connect && p.Type != sio.ConnectError:
+		if p.Type == sio.Disconnect {
+			// The namespace is left at once, as the Node.js server does: a CONNECT right behind the DISCONNECT (the
+			// client's disconnect() then connect()) opens a new socket instead of finding this one. The socket's
+			// own disconnection runs in order with its other packets.
+			c.detach(socket)
+		}
 		if mustCopy {
 			p.Data = bytes.Clone(p.Data)
 		}
@@ -164,17 +170,22 @@ func (c *client) route(p sio.Packet, att [][]byte, mustCopy bool) {
 
 // connect joins a namespace. It runs on the client's queue.
 func (c *client) connect(name string, auth RawJSON) {
-	defer func() {
-		c.mu.Lock()
-		c.connecting = slices.DeleteFunc(c.connecting, func(n string) bool { return n == name })
-		c.mu.Unlock()
-	}()
+	defer c.connectDone(name) // in case add returned early
 	ns := c.srv.lookup(name, auth)
 	if ns == nil {
+		c.connectDone(name)
 		c.writeConnectError(name, "Invalid namespace", nil)
 		return
 	}
 	ns.add(c, auth)
+}
+
+// connectDone ends the handling of a CONNECT to name. It runs before the answer is written: a client may send
+// its next packet for the namespace (a new CONNECT after an error, say) as soon as it has the answer.
+func (c *client) connectDone(name string) {
+	c.mu.Lock()
+	c.connecting = slices.DeleteFunc(c.connecting, func(n string) bool { return n == name })
+	c.mu.Unlock()
 }
 
 func (c *client) writeConnectError(nsp, message string, data any) {
@@ -188,7 +199,8 @@ func (c *client) writeConnectError(nsp, message string, data any) {
 	_ = c.sess.Send(b.B, false)
 }
 
-// attach records a connected socket; it reports false when the session closed meanwhile.
+// attach records a connected socket, which ends the handling of its CONNECT; it reports false when the session
+// closed meanwhile.
 func (c *client) attach(s *Socket) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -196,6 +208,7 @@ func (c *client) attach(s *Socket) bool {
 		return false
 	}
 	c.sockets = append(c.sockets, s)
+	c.connecting = slices.DeleteFunc(c.connecting, func(n string) bool { return n == s.nsp.name })
 	c.stopConnectTimerLocked()
 	return true
 }

@@ -21,6 +21,7 @@ func TestInlineHandlers(t *testing.T) {
 		{"ConnectionStateRecovery", TestConnectionStateRecovery},
 		{"ConcurrentClientsWithAcks", TestConcurrentClientsWithAcks},
 		{"SeedHelloExample", TestSeedHelloExample},
+		{"ReconnectRightAway", TestReconnectRightAway},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, tt.fn)

@@ -126,6 +126,7 @@ func (ns *Namespace) add(c *client, auth RawJSON) {
 	if !skip {
 		for _, mw := range slices.Concat(parentMws, mws) {
 			if err := mw(s); err != nil {
+				c.connectDone(ns.name) // before the answer: the client may try again at once
 				if c.sess.Closed() {
 					return
 				}

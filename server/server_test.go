@@ -446,3 +446,30 @@ func TestSeedHelloExample(t *testing.T) {
 		t.Fatalf("handler saw %q", v)
 	}
 }
+
+// TestReconnectRightAway sends each next CONNECT as soon as the answer to the previous packet is in (or, after
+// a DISCONNECT, right behind it): the server must treat the namespace as left or free again by then.
+func TestReconnectRightAway(t *testing.T) {
+	_, addr := startIO(t, Options{}, func(io *Server) {
+		io.Of("/guarded").Use(func(s *Socket) error {
+			var auth struct{ Token string }
+			_ = s.Handshake().DecodeAuth(&auth)
+			if auth.Token != "secret" {
+				return &ConnectError{Message: "unauthorized"}
+			}
+			return nil
+		})
+	})
+	c := dial(t, addr)
+	c.connect("/", "")
+	for range 100 {
+		c.send(`40/guarded,{"token":"nope"}`)
+		expect(t, c, `4/guarded,{"message":"unauthorized"}`)
+		c.connect("/guarded", `{"token":"secret"}`)
+		c.send(`41/guarded,`) // and at once:
+		c.connect("/guarded", `{"token":"secret"}`)
+		c.send(`41/guarded,`)
+	}
+	c.send(`42["still","here"]`)
+	c.silent(50 * time.Millisecond)
+}
