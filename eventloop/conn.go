@@ -117,7 +117,7 @@ func (c *conn) flush() {
 		s := c.sess
 		out, closeAfter := s.takeWS(c)
 		if out != nil {
-			_, _ = c.gc.Write(out.B)
+			c.write(out.B)
 			bytebufferpool.Put(out)
 		}
 		if closeAfter {
@@ -154,11 +154,19 @@ func (c *conn) resume() gnet.Action {
 	return c.serve()
 }
 
-// discard drops n bytes from the inbound buffer. It exists because gnet's Discard(0) drops everything.
+// discard drops n bytes from the inbound buffer, counted as read. It exists because gnet's Discard(0) drops
+// everything.
 func (c *conn) discard(n int) {
 	if n > 0 {
+		c.srv.metrics.BytesIn.Add(int64(n))
 		_, _ = c.gc.Discard(n)
 	}
+}
+
+// write writes b (gnet buffers what the kernel does not take), counted.
+func (c *conn) write(b []byte) {
+	c.srv.metrics.BytesOut.Add(int64(len(b)))
+	_, _ = c.gc.Write(b)
 }
 
 // closeAsync closes the connection from any goroutine.

@@ -133,6 +133,13 @@ func (ls *loopState) Run(context.Context) error {
 			c.stage(b, ls)
 		}
 	}
+	written := 0
+	for _, c := range ls.dirty {
+		for _, b := range c.staged {
+			written += len(b)
+		}
+	}
+	ls.srv.metrics.BytesOut.Add(int64(written)) // once per run: the loops do not contend on the counter per write
 	for _, c := range ls.dirty {
 		c.writeStaged()
 	}
@@ -218,6 +225,7 @@ type Fanout struct {
 	volatile bool
 	batches  map[*loopState]*fanBatch
 	count    int
+	onLoops  int // recipients written by the event loops (their packets are counted at Flush)
 }
 
 var fanoutPool = sync.Pool{New: func() any { return &Fanout{batches: make(map[*loopState]*fanBatch)} }}
@@ -226,7 +234,7 @@ var fanoutPool = sync.Pool{New: func() any { return &Fanout{batches: make(map[*l
 // receive it at once.
 func (s *Server) NewFanout(frame *Frame, volatile bool) *Fanout {
 	f := fanoutPool.Get().(*Fanout)
-	f.srv, f.frame, f.volatile, f.count = s, frame, volatile, 0
+	f.srv, f.frame, f.volatile, f.count, f.onLoops = s, frame, volatile, 0, 0
 	return f
 }
 
@@ -261,6 +269,7 @@ func (f *Fanout) Add(s *Session) bool {
 			s.wsOut = bytebufferpool.Get()
 		}
 		s.wsOut.B = append(s.wsOut.B, f.frame.buf.B...)
+		s.ep.metrics.PacketsOut.Add(int64(len(f.frame.packets)))
 		s.scheduleLocked(s.ws)
 		_ = s.checkBacklogAndUnlock()
 		f.count++
@@ -277,6 +286,7 @@ func (f *Fanout) Add(s *Session) bool {
 	}
 	b.conns = append(b.conns, c)
 	f.count++
+	f.onLoops++
 	return true
 }
 
@@ -288,6 +298,10 @@ func (f *Fanout) Flush() int {
 		delete(f.batches, ls)
 	}
 	n := f.count
+	m := &f.srv.metrics
+	m.Broadcasts.Add(1)
+	m.BroadcastRecipients.Add(int64(n))
+	m.PacketsOut.Add(int64(f.onLoops * len(f.frame.packets)))
 	f.srv, f.frame = nil, nil
 	fanoutPool.Put(f)
 	return n

@@ -194,7 +194,7 @@ func (c *conn) writeEngineError(ep *Endpoint, req *http1.Request, status int, co
 	}
 	b.B = c.appendHead(b.B, ep, req.Header("Origin"), status, contentType, len(body.B), keepAlive)
 	b.B = append(b.B, body.B...)
-	_, _ = c.gc.Write(b.B)
+	c.write(b.B)
 	bytebufferpool.Put(body)
 	bytebufferpool.Put(b)
 	if status >= 400 {
@@ -208,7 +208,7 @@ func (c *conn) writeError(ep *Endpoint, status int, origin []byte, keepAlive boo
 	b := bytebufferpool.Get()
 	b.B = c.appendHead(b.B, ep, origin, status, "text/plain; charset=utf-8", len(text), keepAlive)
 	b.B = append(b.B, text...)
-	_, _ = c.gc.Write(b.B)
+	c.write(b.B)
 	bytebufferpool.Put(b)
 	c.srv.metrics.HTTPErrors.Add(1)
 }
@@ -238,7 +238,7 @@ func (c *conn) writePreflight(ep *Endpoint, req *http1.Request) gnet.Action {
 		b.B = http1.AppendHeader(b.B, "Connection", "close")
 	}
 	b.B = append(b.B, "\r\n"...)
-	_, _ = c.gc.Write(b.B)
+	c.write(b.B)
 	bytebufferpool.Put(b)
 	if !req.KeepAlive {
 		return gnet.Close
@@ -277,6 +277,7 @@ func (c *conn) serveFallback(req *http1.Request, body []byte) gnet.Action {
 	c.busy = true
 	go func() {
 		resp := runHandler(h, hreq, keepAlive)
+		c.srv.metrics.BytesOut.Add(int64(len(resp)))
 		err := c.gc.AsyncWrite(resp, func(gc gnet.Conn, err error) error {
 			c.busy = false
 			if err != nil || c.closed {

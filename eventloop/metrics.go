@@ -35,6 +35,13 @@ type Metrics struct {
 	SlowConsumers atomic.Int64
 	// ClosedSessions counts ended sessions.
 	ClosedSessions atomic.Int64
+	// PacketsIn and PacketsOut count Engine.IO packets received and queued for sending (a broadcast counts one per
+	// recipient); BytesIn and BytesOut the bytes read from and written to connections, HTTP and WebSocket
+	// framing included.
+	PacketsIn, PacketsOut atomic.Int64
+	BytesIn, BytesOut     atomic.Int64
+	// Broadcasts counts the fan-outs of a frame to many sessions (Fanout), BroadcastRecipients their recipients.
+	Broadcasts, BroadcastRecipients atomic.Int64
 }
 
 func (m *Metrics) sessionOpened(websocket bool) {

@@ -28,7 +28,7 @@ func (c *conn) openPolling(ep *Endpoint, req *http1.Request, raw []byte) gnet.Ac
 	}
 	b.B = append(b.B, "\r\n"...)
 	b.B = append(b.B, body.B...)
-	_, _ = c.gc.Write(b.B)
+	c.write(b.B)
 	bytebufferpool.Put(body)
 	bytebufferpool.Put(b)
 	s.started()
@@ -87,7 +87,7 @@ func (c *conn) writePayload(payload []byte) {
 	b := bytebufferpool.Get()
 	b.B = c.appendHead(b.B, c.pollReq.ep, c.pollReq.origin, http.StatusOK, payloadContentType, len(payload), c.pollReq.keepAlive)
 	b.B = append(b.B, payload...)
-	_, _ = c.gc.Write(b.B)
+	c.write(b.B)
 	bytebufferpool.Put(b)
 }
 
@@ -100,7 +100,7 @@ func (c *conn) post(ep *Endpoint, s *Session, req *http1.Request, body []byte) g
 	b := bytebufferpool.Get()
 	b.B = c.appendHead(b.B, ep, req.Header("Origin"), http.StatusOK, "text/html", 2, req.KeepAlive)
 	b.B = append(b.B, "ok"...)
-	_, _ = c.gc.Write(b.B)
+	c.write(b.B)
 	bytebufferpool.Put(b)
 	if !req.KeepAlive {
 		return gnet.Close

@@ -225,6 +225,7 @@ func (s *Session) takePayloadLocked() (out *bytebufferpool.ByteBuffer, finished 
 
 // queueLocked appends one packet to the output of the current transport and makes sure a flush is scheduled.
 func (s *Session) queueLocked(t eio.PacketType, data []byte, binary bool) {
+	s.ep.metrics.PacketsOut.Add(1)
 	if s.websocket {
 		if s.wsOut == nil {
 			s.wsOut = bytebufferpool.Get()
@@ -251,6 +252,7 @@ func (s *Session) queueLocked(t eio.PacketType, data []byte, binary bool) {
 
 // queueStringLocked is queueLocked for a text message given as a string, without converting it to []byte.
 func (s *Session) queueStringLocked(text string) {
+	s.ep.metrics.PacketsOut.Add(1)
 	if s.websocket {
 		if s.wsOut == nil {
 			s.wsOut = bytebufferpool.Get()
@@ -358,6 +360,7 @@ func (s *Session) takePoll(l link) (out *bytebufferpool.ByteBuffer, finished boo
 // onPacket handles one packet received on the session's current transport (a polling POST or the WebSocket).
 // It runs on an event loop and reports whether the session is still open.
 func (s *Session) onPacket(p eio.Packet) bool {
+	s.ep.metrics.PacketsIn.Add(1)
 	now := monotime()
 	s.mu.Lock()
 	if s.state != stateOpen {

@@ -182,6 +182,7 @@ func (e *Endpoint) postStd(w http.ResponseWriter, r *http.Request, s *Session) {
 		e.payloadTooLargeStd(w, r)
 		return
 	}
+	e.metrics.BytesIn.Add(int64(len(body.B)))
 	if code := s.receivePayload(body.B); code != 0 {
 		e.refuseStd(w, r, false, code, "")
 		return
@@ -242,6 +243,7 @@ func (e *Endpoint) writeStd(w http.ResponseWriter, r *http.Request, status int, 
 		e.metrics.HTTPErrors.Add(1)
 	}
 	w.WriteHeader(status)
+	e.metrics.BytesOut.Add(int64(len(body)))
 	_, _ = w.Write(body)
 }
 

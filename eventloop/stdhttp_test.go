@@ -24,6 +24,7 @@ func TestNetHTTP(t *testing.T) {
 	}{
 		{"WebSocketEcho", TestWebSocketEcho},
 		{"WebSocketLargeAndStraddlingFrames", TestWebSocketLargeAndStraddlingFrames},
+		{"TrafficMetrics", TestTrafficMetrics},
 		{"WebSocketProtocolErrors", TestWebSocketProtocolErrors},
 		{"WebSocketInvalidPacketAndClientClose", TestWebSocketInvalidPacketAndClientClose},
 		{"WebSocketHeartbeat", TestWebSocketHeartbeat},

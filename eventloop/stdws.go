@@ -156,6 +156,7 @@ func (c *stdConn) write(b []byte) {
 
 // writeLocked is write with wmu held.
 func (c *stdConn) writeLocked(b []byte) {
+	c.ep.metrics.BytesOut.Add(int64(len(b)))
 	_ = c.nc.SetWriteDeadline(time.Now().Add(c.writeTimeout()))
 	if _, err := c.nc.Write(b); err != nil {
 		_ = c.nc.Close()
@@ -201,9 +202,11 @@ func (c *stdConn) readLoop() {
 			return
 		}
 		if own {
+			c.ep.metrics.BytesIn.Add(int64(len(buf)))
 			want = 1 // the large frame was consumed whole (want was its exact size)
 			continue
 		}
+		c.ep.metrics.BytesIn.Add(int64(consumed))
 		_, _ = c.br.Discard(consumed)
 		want = 1
 		if rest := len(buf) - consumed; rest > 0 {

@@ -39,7 +39,7 @@ func (c *conn) abortUpgrade(message string, extraHeader string) gnet.Action {
 	b.B = http1.AppendContentLength(b.B, len(message))
 	b.B = append(b.B, "\r\n"...)
 	b.B = append(b.B, message...)
-	_, _ = c.gc.Write(b.B)
+	c.write(b.B)
 	bytebufferpool.Put(b)
 	return gnet.Close
 }
@@ -74,7 +74,7 @@ func (c *conn) acceptWebSocket(ep *Endpoint, req *http1.Request, cookieSID strin
 	}
 	b := bytebufferpool.Get()
 	b.B = ep.appendSwitchingProtocols(b.B, req.Header("Sec-WebSocket-Key"), cookieSID)
-	_, _ = c.gc.Write(b.B)
+	c.write(b.B)
 	bytebufferpool.Put(b)
 	c.mode = modeWebSocket
 	c.dec.MaxPayload = ep.cfg.MaxPayload
@@ -112,7 +112,7 @@ func (c *conn) upgradeSession(ep *Endpoint, s *Session, req *http1.Request) gnet
 }
 
 func (c *conn) writeFrame(frame []byte) {
-	_, _ = c.gc.Write(frame)
+	c.write(frame)
 }
 
 // serveWebSocket parses the frames in the inbound buffer and handles each complete message.
@@ -131,7 +131,7 @@ func (c *conn) serveWebSocket() gnet.Action {
 		msg, n, ok, err := c.dec.Decode(buf[off:])
 		if err != nil {
 			served.setInServe(c, false)
-			_, _ = c.gc.Discard(len(buf))
+			c.discard(len(buf))
 			return c.failWebSocket(err)
 		}
 		if n == 0 {
@@ -144,7 +144,7 @@ func (c *conn) serveWebSocket() gnet.Action {
 		}
 		if act := c.onFrame(msg); act != gnet.None {
 			served.setInServe(c, false)
-			_, _ = c.gc.Discard(len(buf))
+			c.discard(len(buf))
 			return act
 		}
 	}
@@ -284,7 +284,7 @@ func (c *conn) startClosing(inSync bool) {
 func (c *conn) serveClosing() gnet.Action {
 	buf, _ := c.gc.Peek(-1)
 	if !c.inSync {
-		_, _ = c.gc.Discard(len(buf))
+		c.discard(len(buf))
 		return gnet.None
 	}
 	off := 0
@@ -292,7 +292,7 @@ func (c *conn) serveClosing() gnet.Action {
 		msg, n, ok, err := c.dec.Decode(buf[off:])
 		if err != nil {
 			c.inSync = false
-			_, _ = c.gc.Discard(len(buf))
+			c.discard(len(buf))
 			return gnet.None
 		}
 		if n == 0 {
@@ -300,7 +300,7 @@ func (c *conn) serveClosing() gnet.Action {
 		}
 		off += n
 		if ok && msg.Op == ws.OpClose {
-			_, _ = c.gc.Discard(len(buf))
+			c.discard(len(buf))
 			return gnet.Close
 		}
 	}

@@ -453,3 +453,49 @@ func TestWebSocketLargeAndStraddlingFrames(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestTrafficMetrics checks the packet, byte and broadcast counters against a known exchange.
+func TestTrafficMetrics(t *testing.T) {
+	ts := startServer(t, Config{}, EndpointConfig{})
+	m := ts.Metrics()
+	c := dialWS(t, ts.addr, "EIO=4&transport=websocket")
+	sid := readOpen(t, c)
+	other := dialWS(t, ts.addr, "EIO=4&transport=websocket")
+	otherSID := readOpen(t, other)
+	in0, out0, bin0, bout0 := m.PacketsIn.Load(), m.PacketsOut.Load(), m.BytesIn.Load(), m.BytesOut.Load()
+	for i := range 3 {
+		c.writeText(t, fmt.Sprintf("4m%d", i)) // 3 bytes of payload, 6 of mask and header: 9 bytes a frame
+		c.readText(t)
+	}
+	frame := NewFrame(Packet{Data: []byte("hello")})
+	fan := ts.NewFanout(frame, false)
+	fan.Add(ts.ep.Session(sid))
+	fan.Add(ts.ep.Session(otherSID))
+	fan.Flush()
+	frame.Release()
+	c.readText(t)
+	other.readText(t)
+	checks := []struct {
+		name string
+		got  func() int64
+		want int64
+	}{
+		{"PacketsIn", func() int64 { return m.PacketsIn.Load() - in0 }, 3},
+		{"PacketsOut", func() int64 { return m.PacketsOut.Load() - out0 }, 3 + 2},
+		{"BytesIn", func() int64 { return m.BytesIn.Load() - bin0 }, 3 * 9},
+		{"BytesOut", func() int64 { return m.BytesOut.Load() - bout0 }, 3*5 + 2*8},
+		{"Broadcasts", m.Broadcasts.Load, 1},
+		{"BroadcastRecipients", m.BroadcastRecipients.Load, 2},
+	}
+	// The counters may be updated a moment after the client has its answer (a reader counts what it read once
+	// it has handled it): wait for them a little.
+	deadline := time.Now().Add(2 * time.Second)
+	for _, ck := range checks {
+		for ck.got() != ck.want && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		if got := ck.got(); got != ck.want {
+			t.Errorf("%s grew by %d, want %d", ck.name, got, ck.want)
+		}
+	}
+}

@@ -147,7 +147,9 @@ func (b *BroadcastOperator) emitWithAck(ctx context.Context, event string, args 
 	case <-col.done:
 		return col.finish(), nil
 	case <-timeout:
-		return col.finish(), ErrAckTimeout
+		answers := col.finish()
+		b.nsp.server.ackTimeouts.Add(int64(max(col.missing(), 1)))
+		return answers, ErrAckTimeout
 	case <-ctx.Done():
 		return col.finish(), ctx.Err()
 	}
@@ -186,6 +188,14 @@ func (c *ackCollector) checkLocked() {
 		c.finished = true
 		close(c.done)
 	}
+}
+
+// missing returns how many answers were expected and have not arrived (as far as the servers that reported
+// their count tell).
+func (c *ackCollector) missing() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return max(c.expected-len(c.responses), 0)
 }
 
 func (c *ackCollector) finish() []*Args {

@@ -126,9 +126,10 @@ type Server struct {
 	nsps    map[string]*Namespace
 	parents []*ParentNamespace
 
-	workers *workerPool   // goroutines that run the clients' handlers
-	offsets atomic.Uint64 // connection state recovery offsets
-	closed  atomic.Bool
+	workers     *workerPool   // goroutines that run the clients' handlers
+	offsets     atomic.Uint64 // connection state recovery offsets
+	closed      atomic.Bool
+	ackTimeouts atomic.Int64
 }
 
 // New creates a server with its own event loops, listening on opts.Addr once Serve is called.
@@ -204,6 +205,10 @@ func (s *Server) Serve(ctx context.Context) error {
 // Shutdown ends them. WebSocket needs HTTP/1.1; the http.Server's WriteTimeout, if set, must exceed
 // PingInterval. The namespace handlers run as they do on the event loops.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.endpoint.ServeHTTP(w, r) }
+
+// AckTimeouts returns how many acknowledgements the server waited for in vain: emits to one socket whose
+// timeout ran out, and sockets that did not answer a broadcast with acknowledgements in time.
+func (s *Server) AckTimeouts() int64 { return s.ackTimeouts.Load() }
 
 // Engine returns the event loop server underneath.
 func (s *Server) Engine() *eventloop.Server { return s.engine }

@@ -554,6 +554,7 @@ func (s *Socket) registerAckID(id int64, fn AckFunc, timeout time.Duration) {
 		p.timer = new(wheel.Timer)
 		p.timer.Init(s.nsp.server.engine.Timers(), func() {
 			if s.takeAck(id) != nil {
+				s.nsp.server.ackTimeouts.Add(1)
 				s.client.tasks.run(func() { fn(ErrAckTimeout, nil) })
 			}
 		})

@@ -447,6 +447,9 @@ func (a *App) collect() []metrics.Family {
 	fams := metrics.Engine(a.engine.Metrics())
 	fams = append(fams, metrics.FanoutLatency(a.engine.FanoutLatency()))
 	fams = append(fams, metrics.Sockets(a.sockets()))
+	fams = append(fams, metrics.Counter("fastio_ack_timeouts_total",
+		"Acknowledgements the server waited for in vain (emits with a timeout, sockets silent to a broadcast with acks).",
+		a.io.AckTimeouts()))
 	fams = append(fams, a.limiter.Families()...)
 	fams = append(fams, a.api.Families()...)
 	ready := 0.0

@@ -19,6 +19,7 @@ import (
 	"github.com/fastio/fastio/internal/app/apptest"
 	"github.com/fastio/fastio/internal/app/config"
 	"github.com/fastio/fastio/internal/demo"
+	"github.com/fastio/fastio/server"
 )
 
 // syncBuffer is a log destination the test can read while the server writes.
@@ -161,10 +162,26 @@ func TestSocketsInMetricsAndStats(t *testing.T) {
 	r := start(t)
 	c := apptest.DialWS(t, r.addr, "/socket.io/", nil)
 	c.Connect("")
+	c.Send(`42["message",{"text":"hi"}]`) // relayed to everyone: one broadcast
+	if got := c.MustRead(); !strings.HasPrefix(got, `42["notification"`) {
+		t.Fatalf("got %s", got)
+	}
+	// An acknowledgement the client never sends.
+	if _, err := r.app.IO().Timeout(20*time.Millisecond).EmitWithAck(context.Background(), "question"); err != server.ErrAckTimeout {
+		t.Fatalf("EmitWithAck: %v", err)
+	}
 	_, _, body := get(t, r.url("/metrics"))
-	for _, want := range []string{`fastio_sockets{namespace="/"} 1`, `fastio_sessions{transport="websocket"} 1`, `fastio_handshakes_total{transport="websocket"} 1`} {
+	for _, want := range []string{`fastio_sockets{namespace="/"} 1`, `fastio_sessions{transport="websocket"} 1`,
+		`fastio_handshakes_total{transport="websocket"} 1`, `fastio_broadcasts_total 3`, `fastio_broadcast_recipients_total 2`, // the join notice (to nobody else), the relay, the question
+		`fastio_ack_timeouts_total 1`} {
 		if !strings.Contains(body, want+"\n") {
 			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
+	}
+	for _, prefix := range []string{`fastio_packets_total{direction="in"} `, `fastio_packets_total{direction="out"} `,
+		`fastio_bytes_total{direction="in"} `, `fastio_bytes_total{direction="out"} `} {
+		if !strings.Contains(body, "\n"+prefix) || strings.Contains(body, "\n"+prefix+"0\n") {
+			t.Errorf("metrics lack a non-zero %s:\n%s", prefix, body)
 		}
 	}
 	_, _, body = get(t, r.url("/api/stats"))

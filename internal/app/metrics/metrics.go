@@ -168,6 +168,12 @@ var engineCounters = []engineCounter{
 	{"ping_timeouts", "fastio_ping_timeouts_total", nil, func(m *eventloop.Metrics) int64 { return m.PingTimeouts.Load() }},
 	{"request_timeouts", "fastio_request_timeouts_total", nil, func(m *eventloop.Metrics) int64 { return m.RequestTimeouts.Load() }},
 	{"tcp_connections_refused", "fastio_tcp_connections_refused_total", nil, func(m *eventloop.Metrics) int64 { return m.ConnectionsRefused.Load() }},
+	{"packets_in", "fastio_packets_total", &Label{"direction", "in"}, func(m *eventloop.Metrics) int64 { return m.PacketsIn.Load() }},
+	{"packets_out", "fastio_packets_total", &Label{"direction", "out"}, func(m *eventloop.Metrics) int64 { return m.PacketsOut.Load() }},
+	{"bytes_in", "fastio_bytes_total", &Label{"direction", "in"}, func(m *eventloop.Metrics) int64 { return m.BytesIn.Load() }},
+	{"bytes_out", "fastio_bytes_total", &Label{"direction", "out"}, func(m *eventloop.Metrics) int64 { return m.BytesOut.Load() }},
+	{"broadcasts", "fastio_broadcasts_total", nil, func(m *eventloop.Metrics) int64 { return m.Broadcasts.Load() }},
+	{"broadcast_recipients", "fastio_broadcast_recipients_total", nil, func(m *eventloop.Metrics) int64 { return m.BroadcastRecipients.Load() }},
 	{"slow_consumers", "fastio_slow_consumers_total", nil, func(m *eventloop.Metrics) int64 { return m.SlowConsumers.Load() }},
 	{"closed_sessions", "fastio_sessions_closed_total", nil, func(m *eventloop.Metrics) int64 { return m.ClosedSessions.Load() }},
 }
@@ -186,6 +192,10 @@ var engineHelp = map[string]string{
 	"fastio_ping_timeouts_total":             "Sessions closed for a missing pong.",
 	"fastio_request_timeouts_total":          "Connections closed because a request did not arrive in time, or stayed idle.",
 	"fastio_tcp_connections_refused_total":   "TCP connections answered 503 and closed at once by --max-tcp-connections or --max-tcp-connections-per-ip.",
+	"fastio_packets_total":                   "Engine.IO packets received (in) and queued for sending (out; a broadcast counts one per recipient).",
+	"fastio_bytes_total":                     "Bytes read from (in) and written to (out) connections, HTTP and WebSocket framing included.",
+	"fastio_broadcasts_total":                "Broadcasts fanned out by this node (one per encoded frame handed to the event loops).",
+	"fastio_broadcast_recipients_total":      "Sessions the broadcasts were delivered to.",
 	"fastio_slow_consumers_total":            "Sessions closed because what waited for them exceeded the backlog bound.",
 	"fastio_sessions_closed_total":           "Engine.IO sessions ended.",
 }
