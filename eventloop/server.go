@@ -114,6 +114,8 @@ type Server struct {
 	serving  bool
 	closing  atomic.Bool
 	draining atomic.Bool // Shutdown began: handshakes are refused
+	// servedHTTP is set by the first ServeHTTP: the endpoints are fixed from then on.
+	servedHTTP atomic.Bool
 }
 
 // New returns a server with the given configuration. Mount endpoints with Handle, then call Serve.
@@ -135,15 +137,15 @@ func New(cfg Config) *Server {
 // many cheap timers (connect and acknowledgement timeouts). It stops when Serve returns.
 func (s *Server) Timers() *wheel.Wheel { return s.wheel }
 
-// Handle mounts an Engine.IO endpoint at cfg.Path. It must be called before Serve.
+// Handle mounts an Engine.IO endpoint at cfg.Path. It must be called before Serve and ServeHTTP.
 func (s *Server) Handle(cfg EndpointConfig) (*Endpoint, error) {
 	if err := cfg.normalize(); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.serving {
-		return nil, errors.New("eventloop: Handle called after Serve")
+	if s.serving || s.servedHTTP.Load() {
+		return nil, errors.New("eventloop: Handle called after Serve or ServeHTTP")
 	}
 	for _, ep := range s.endpoints {
 		if strings.HasPrefix(cfg.Path, ep.cfg.Path) || strings.HasPrefix(ep.cfg.Path, cfg.Path) {
@@ -369,6 +371,11 @@ func (s *Server) OnTraffic(gc gnet.Conn) gnet.Action {
 // way are the same as those of the event loops: same handler, broadcasts, metrics and Shutdown. The event loops
 // need not be serving; without them, Close (or Shutdown) still ends the sessions and stops the timers.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.servedHTTP.Load() {
+		s.mu.Lock() // orders this read of the endpoints after every Handle
+		s.servedHTTP.Store(true)
+		s.mu.Unlock()
+	}
 	for _, ep := range s.endpoints {
 		if r.URL.Path == ep.cfg.Path {
 			ep.ServeHTTP(w, r)
