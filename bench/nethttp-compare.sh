@@ -12,6 +12,7 @@ run() { # name, command
   bin/fastio bench idle --url ws://127.0.0.1:3941 --conns 10000 --rate 3000/s --hold 5s --procs auto --source-ips 127.0.0.1-127.0.0.8 --server-pid $pid 2>&1 | grep -E "KiB per connection|^idle:"
   bin/fastio bench fanout --url ws://127.0.0.1:3941 --subscribers 1000 --delivery-rate 20000 --duration 5s --source-ips 127.0.0.1-127.0.0.4 --server-pid $pid 2>&1 | grep -E "^fanout: [0-9]"
   bin/fastio bench fanout --url ws://127.0.0.1:3941 --subscribers 1000 --rate max --window 16 --duration 6s --source-ips 127.0.0.1-127.0.0.4 --server-pid $pid 2>&1 | grep -E "^fanout: [0-9]"
+  bin/fastio bench polling --clients 50 --warmup 1s --duration 5s --url http://127.0.0.1:3941 --server-pid $pid 2>&1 | grep -E "^polling: [0-9]"
   kill $pid; wait 2>/dev/null
 }
 run eventloops bin/fastio testserver
