@@ -63,9 +63,12 @@ $(BROWSER_DIR)/node_modules/.installed: $(BROWSER_DIR)/package-lock.json
 	cd $(BROWSER_DIR) && npm ci --no-audit --no-fund
 	touch $@
 
-## test-browser: the demo page in headless Chromium, two pages (one on long-polling) chatting through bin/fastio.
+## test-browser: the demo page in headless Chromium, two pages (one on long-polling) chatting through bin/fastio,
+## on the event loops and over HTTPS (net/http).
 test-browser: build chromium $(BROWSER_DIR)/node_modules/.installed
-	cd $(BROWSER_DIR) && FASTIO_BIN="$(CURDIR)/$(BIN)" CHROMIUM="$(CHROMIUM)" npm test
+	$(GO) run ./internal/selfsigned/gencert $(BROWSER_DIR)/artifacts/tls
+	cd $(BROWSER_DIR) && FASTIO_BIN="$(CURDIR)/$(BIN)" CHROMIUM="$(CHROMIUM)" FASTIO_TLS_DIR="$(CURDIR)/$(BROWSER_DIR)/artifacts/tls" \
+		NODE_EXTRA_CA_CERTS="$(CURDIR)/$(BROWSER_DIR)/artifacts/tls/cert.pem" npm test
 
 # Redis interop: two fastio nodes and a Node.js socket.io node with @socket.io/redis-adapter, both emitters.
 # Each test starts its own redis-server (test/cluster/start-redis.sh installs Debian's package when missing).

@@ -1,9 +1,13 @@
 // The demo page in a real browser: headless Chromium (Debian's chromium package), driven by playwright-core.
 // Two pages chat through bin/fastio, one of them forced to HTTP long-polling; each must see both messages and
 // the right number of connected clients. Then the server is stopped with SIGTERM and the page must notice.
+// The same runs again over HTTPS (`fastio --tls-cert/--tls-key`: net/http, HTTP/2 for polling, WSS).
 //
-//   FASTIO_BIN  the binary (default ../../bin/fastio, built by `make build` with the client bundle embedded)
-//   CHROMIUM    the browser (default /usr/bin/chromium)
+//   FASTIO_BIN      the binary (default ../../bin/fastio, built by `make build` with the client bundle embedded)
+//   CHROMIUM        the browser (default /usr/bin/chromium)
+//   FASTIO_TLS_DIR  a folder with cert.pem and key.pem for 127.0.0.1 (`go run ./internal/selfsigned/gencert DIR`;
+//                   `make test-browser` makes it, and sets NODE_EXTRA_CA_CERTS so that this process trusts it);
+//                   without it the HTTPS run is skipped
 //
 // Screenshots of both pages land in test/browser/artifacts/.
 import { test, after } from "node:test";
@@ -22,8 +26,9 @@ const TOKEN = "browser-test-token";
 const WAIT = 10_000;
 
 /** Starts fastio on a free port and resolves with its URL once it logged that it is ready. */
-function startServer() {
-  const child = spawn(BIN, ["demo", "--addr", "127.0.0.1:0", "--event-loops", "2", "--api-token", TOKEN, "--shutdown-grace", "3s"], {
+function startServer(extraArgs = []) {
+  const args = ["demo", "--addr", "127.0.0.1:0", "--event-loops", "2", "--api-token", TOKEN, "--shutdown-grace", "3s", ...extraArgs];
+  const child = spawn(BIN, args, {
     stdio: ["ignore", "ignore", "pipe"],
     env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("FASTIO_"))),
   });
@@ -34,7 +39,7 @@ function startServer() {
     const timer = setTimeout(() => reject(new Error(`fastio did not get ready:\n${log}`)), WAIT);
     child.stderr.on("data", (d) => {
       log += d;
-      const m = /msg="fastio demo ready" url=(http:\/\/[0-9.:]+\/)/.exec(log);
+      const m = /msg="fastio demo ready" url=(https?:\/\/[0-9.:]+\/)/.exec(log);
       if (m) {
         clearTimeout(timer);
         resolve(m[1]);
@@ -64,11 +69,20 @@ async function waitFor(what, fn, timeout = WAIT) {
 
 const messages = (page) => page.locator('#log li[data-type="user_message"] span').allTextContents();
 
-test("two pages, one on long-polling, chat through fastio", async () => {
+const TLS_DIR = process.env.FASTIO_TLS_DIR;
+
+test("two pages, one on long-polling, chat through fastio", () => chat([], "plain"));
+
+test("the same over HTTPS: WSS, and polling over HTTP/2", { skip: TLS_DIR ? false : "FASTIO_TLS_DIR is not set" }, () =>
+  chat(["--tls-cert", path.join(TLS_DIR, "cert.pem"), "--tls-key", path.join(TLS_DIR, "key.pem")], "tls"));
+
+/** Runs the chat scenario against a server started with serverArgs; tag names the screenshots. */
+async function chat(serverArgs, tag) {
   assert.ok(fs.existsSync(BIN), `${BIN} is missing: run make build`);
   assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`);
-  const server = startServer();
+  const server = startServer(serverArgs);
   const base = await server.url;
+  const tls = base.startsWith("https:");
 
   const bundle = await fetch(new URL("/socket.io.min.js", base));
   assert.equal(bundle.status, 200, `the client bundle is not embedded (${await bundle.text()})`);
@@ -81,7 +95,8 @@ test("two pages, one on long-polling, chat through fastio", async () => {
   after(() => browser.close());
   const errors = [];
   const open = async (query) => {
-    const context = await browser.newContext({ viewport: { width: 720, height: 480 } });
+    // The throwaway certificate is not one Chromium trusts: this test checks the transport, not the PKI.
+    const context = await browser.newContext({ viewport: { width: 720, height: 480 }, ignoreHTTPSErrors: tls });
     const page = await context.newPage();
     page.on("pageerror", (err) => errors.push(`${query}: ${err.message}`));
     page.on("console", (msg) => msg.type() === "error" && errors.push(`${query}: console: ${msg.text()}`));
@@ -133,8 +148,14 @@ test("two pages, one on long-polling, chat through fastio", async () => {
   }
 
   fs.mkdirSync(ARTIFACTS, { recursive: true });
-  await alice.screenshot({ path: path.join(ARTIFACTS, "alice-websocket.png") });
-  await bob.screenshot({ path: path.join(ARTIFACTS, "bob-polling.png") });
+  await alice.screenshot({ path: path.join(ARTIFACTS, `alice-websocket-${tag}.png`) });
+  await bob.screenshot({ path: path.join(ARTIFACTS, `bob-polling-${tag}.png`) });
+  if (tls) {
+    // bob's polling requests went over HTTP/2 (Chromium negotiates it with net/http over TLS).
+    const proto = await bob.evaluate(() => performance.getEntriesByType("resource")
+      .filter((e) => e.name.includes("/socket.io/?")).map((e) => e.nextHopProtocol));
+    assert.ok(proto.length > 0 && proto.every((p) => p === "h2"), `polling protocols: ${proto}`);
+  }
 
   // bob leaves: alice's count drops to 1
   await bob.context().close();
@@ -148,4 +169,4 @@ test("two pages, one on long-polling, chat through fastio", async () => {
   assert.match(server.log(), /msg="shutting down"/);
 
   assert.deepEqual(errors.filter((e) => !/ERR_CONNECTION_REFUSED|Failed to load resource/.test(e)), []);
-});
+}
