@@ -25,7 +25,10 @@ type Error struct {
 	Err  error
 }
 
+// Error returns the kind and the underlying error.
 func (e *Error) Error() string { return e.Kind + ": " + e.Err.Error() }
+
+// Unwrap returns the underlying error.
 func (e *Error) Unwrap() error { return e.Err }
 
 // ErrorKind returns the kind of a connection error: the Kind of an *Error in its chain, else "other".

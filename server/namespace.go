@@ -19,6 +19,7 @@ type ConnectError struct {
 	Data    any
 }
 
+// Error returns the message the client receives.
 func (e *ConnectError) Error() string { return e.Message }
 
 // Namespace is a communication channel multiplexed over the clients' connections, with its own sockets, rooms,

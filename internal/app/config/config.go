@@ -83,6 +83,7 @@ const (
 	FromFlag
 )
 
+// String names the source as the error messages do.
 func (s Source) String() string {
 	return [...]string{"default", "config file", "environment", "flag"}[s]
 }
