@@ -25,6 +25,7 @@ func TestNetHTTP(t *testing.T) {
 		{"WebSocketEcho", TestWebSocketEcho},
 		{"WebSocketLargeAndStraddlingFrames", TestWebSocketLargeAndStraddlingFrames},
 		{"TrafficMetrics", TestTrafficMetrics},
+		{"OneCloseFrameEachWay", TestOneCloseFrameEachWay},
 		{"WebSocketProtocolErrors", TestWebSocketProtocolErrors},
 		{"WebSocketInvalidPacketAndClientClose", TestWebSocketInvalidPacketAndClientClose},
 		{"WebSocketHeartbeat", TestWebSocketHeartbeat},

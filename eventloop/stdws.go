@@ -29,8 +29,10 @@ type stdConn struct {
 
 	// wmu serializes writes from the reader, the flushes and abandon. A flush takes the session's output while
 	// holding it, so that flushes write in the order they took.
-	wmu     sync.Mutex
-	closing atomic.Bool // a close frame was sent: the reader only waits for the peer's close frame
+	wmu sync.Mutex
+	// closing is set, under wmu, before our close frame is written: nothing is written after it, and the reader
+	// only waits for the peer's close frame (which is not echoed: each side sends one).
+	closing atomic.Bool
 	// flushQueued is guarded by the session's mu: a flush goroutine is on its way.
 	flushQueued bool
 
@@ -59,21 +61,21 @@ func (c *stdConn) flush(s *Session) {
 	c.wmu.Lock()
 	out, closeAfter := s.takeWS(c)
 	if out != nil {
-		c.writeLocked(out.B)
+		if !c.closing.Load() { // nothing may follow a close frame the reader already sent
+			c.closing.Store(closeAfter) // before the write: the peer's answer must not be echoed
+			c.writeLocked(out.B)
+		}
 		bytebufferpool.Put(out)
 	}
 	c.wmu.Unlock()
 	if closeAfter {
-		c.startClosing()
+		c.lingerForClose()
 	}
 }
 
 // abandon is part of link: the upgrade was given up, the WebSocket ends with a close frame.
 func (c *stdConn) abandon() {
-	go func() {
-		c.write(wsframe.AppendClose(nil, 0, ""))
-		c.startClosing()
-	}()
+	go c.sendClose(wsframe.AppendClose(nil, 0, ""))
 }
 
 // openWebSocketStd opens a new session directly on a WebSocket taken over from net/http.
@@ -110,8 +112,7 @@ func (e *Endpoint) upgradeStd(w http.ResponseWriter, r *http.Request, s *Session
 	c.sess = s
 	if !s.startProbe(c) {
 		// Already upgraded, or another upgrade under way: accepted, then closed, as by the Node.js server.
-		c.write(wsframe.AppendClose(nil, 0, ""))
-		c.startClosing()
+		c.sendClose(wsframe.AppendClose(nil, 0, ""))
 		go c.readLoop()
 		return
 	}
@@ -147,10 +148,13 @@ func (c *stdConn) writeTimeout() time.Duration {
 	return c.ep.cfg.PingInterval + c.ep.cfg.PingTimeout
 }
 
-// write sends bytes on the connection; a failed write closes it (the reader then ends the session).
+// write sends a frame on the connection, unless the close frame is out; a failed write closes the connection
+// (the reader then ends the session).
 func (c *stdConn) write(b []byte) {
 	c.wmu.Lock()
-	c.writeLocked(b)
+	if !c.closing.Load() {
+		c.writeLocked(b)
+	}
 	c.wmu.Unlock()
 }
 
@@ -163,10 +167,24 @@ func (c *stdConn) writeLocked(b []byte) {
 	}
 }
 
-// startClosing marks the close frame as sent: the connection is closed when the peer answers with its own,
-// closes, or after closeLinger.
-func (c *stdConn) startClosing() {
+// sendClose writes a close frame, unless one was sent already (each side sends one close frame), and starts
+// the closing handshake: the connection is closed when the peer answers with its own, closes, or after
+// closeLinger. It reports whether it wrote the frame.
+func (c *stdConn) sendClose(frame []byte) bool {
+	c.wmu.Lock()
+	if c.closing.Load() {
+		c.wmu.Unlock()
+		return false
+	}
 	c.closing.Store(true)
+	c.writeLocked(frame)
+	c.wmu.Unlock()
+	c.lingerForClose()
+	return true
+}
+
+// lingerForClose bounds the wait for the peer's close frame once ours is out.
+func (c *stdConn) lingerForClose() {
 	_ = c.nc.SetReadDeadline(time.Now().Add(closeLinger))
 }
 
@@ -257,7 +275,7 @@ func (c *stdConn) onFrame(msg wsframe.Message) (stop bool) {
 	case ws.OpPing:
 		c.write(wsframe.AppendFrame(nil, ws.OpPong, msg.Payload))
 	case ws.OpClose:
-		c.write(closeEcho(msg.Payload))
+		c.sendClose(closeEcho(msg.Payload)) // not if ours crossed the peer's
 		c.detach(ReasonTransportClose)
 		return true
 	case ws.OpText:
@@ -306,17 +324,15 @@ func (c *stdConn) abortProbe() {
 		c.sess.detachWS(c)
 	}
 	c.probing = false
-	c.write(wsframe.AppendClose(nil, 0, ""))
-	c.startClosing()
+	c.sendClose(wsframe.AppendClose(nil, 0, ""))
 }
 
 // fail closes the connection after a framing error, with the RFC 6455 code of the error.
 func (c *stdConn) fail(err error) {
-	c.write(c.ep.metrics.framingErrorClose(err))
+	c.sendClose(c.ep.metrics.framingErrorClose(err))
 	c.detach(ReasonTransportError)
-	c.inSync = false
+	c.inSync = false // nothing more can be parsed: the reader waits for the peer to close
 	c.dec.Reset()
-	c.startClosing()
 }
 
 // detach forgets the session; if this WebSocket was its transport, the session ends with reason.

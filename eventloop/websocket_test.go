@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -496,6 +497,31 @@ func TestTrafficMetrics(t *testing.T) {
 		}
 		if got := ck.got(); got != ck.want {
 			t.Errorf("%s grew by %d, want %d", ck.name, got, ck.want)
+		}
+	}
+}
+
+// TestOneCloseFrameEachWay closes sessions from the server while their clients answer the close frame at once:
+// the server must send exactly one close frame and nothing after it, even when the client's answer arrives
+// while the server is still finishing its own close.
+func TestOneCloseFrameEachWay(t *testing.T) {
+	ts := startServer(t, Config{}, EndpointConfig{})
+	for range 50 {
+		c := dialWS(t, ts.addr, "EIO=4&transport=websocket")
+		s := ts.ep.Session(readOpen(t, c))
+		_ = s.SendText("bye")
+		s.Close()
+		if got := c.readText(t); got != "4bye" {
+			t.Fatalf("last message %q", got)
+		}
+		if op, _ := c.read(t); op != ws.OpClose {
+			t.Fatalf("got opcode %v, want close", op)
+		}
+		c.write(t, ws.OpClose, []byte{0x03, 0xe8}) // the client's answer, at once
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		rest, _ := io.ReadAll(c.r) // until the server closes the connection
+		if len(rest) > 0 {
+			t.Fatalf("%d bytes after the close frame: % x", len(rest), rest[:min(len(rest), 16)])
 		}
 	}
 }
