@@ -7,6 +7,8 @@ import (
 	stdio "io"
 	"log"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"sync/atomic"
 	"time"
 
@@ -148,3 +150,27 @@ func ExampleSocket_On() {
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(stdio.Discard, nil)) }
+
+// Mounted in an existing net/http server, next to its own routes (serve it with ListenAndServeTLS for HTTPS):
+// here a test server, and a polling client's first request.
+func ExampleServer_ServeHTTP() {
+	io, err := server.New(server.Options{Logger: slog.New(slog.NewTextHandler(stdio.Discard, nil))})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer io.Close()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /hello", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "hello") })
+	mux.Handle("/socket.io/", io)
+	hs := httptest.NewServer(mux) // or &http.Server{Addr: ":443", Handler: mux}
+	defer hs.Close()
+
+	resp, err := http.Get(hs.URL + "/socket.io/?EIO=4&transport=polling")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := stdio.ReadAll(resp.Body)
+	fmt.Println(resp.StatusCode, string(body[:9]))
+	// Output: 200 0{"sid":"
+}
