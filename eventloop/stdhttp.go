@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -171,10 +172,17 @@ func (e *Endpoint) postStd(w http.ResponseWriter, r *http.Request, s *Session) {
 		e.payloadTooLargeStd(w, r)
 		return
 	}
+	// A body that trickles in is cut after RequestTimeout, as on the event loops (the http.Server's own
+	// ReadTimeout, when the program sets one, may be shorter).
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(e.srv.cfg.RequestTimeout))
 	body := bytebufferpool.Get()
 	defer bytebufferpool.Put(body)
 	if _, err := body.ReadFrom(io.LimitReader(r.Body, limit+1)); err != nil {
-		e.metrics.BadRequests.Add(1)
+		if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+			e.metrics.RequestTimeouts.Add(1)
+		} else {
+			e.metrics.BadRequests.Add(1)
+		}
 		e.writeStd(w, r, http.StatusBadRequest, "text/plain; charset=utf-8", []byte(http1.StatusText(http.StatusBadRequest)))
 		return
 	}

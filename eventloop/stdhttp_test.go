@@ -210,3 +210,23 @@ func startNetHTTP(t *testing.T) *testServer {
 	t.Helper()
 	return startServerOn(t, Config{}, EndpointConfig{}, true)
 }
+
+// TestNetHTTPSlowPostIsCut checks that a polling POST whose body trickles in is cut after RequestTimeout.
+func TestNetHTTPSlowPostIsCut(t *testing.T) {
+	ts := startServerOn(t, Config{RequestTimeout: 300 * time.Millisecond}, EndpointConfig{}, true)
+	sid := ts.handshake(t)
+	c := dialRaw(t, ts.addr)
+	c.send(t, "POST /engine.io/?EIO=4&transport=polling&sid="+sid+" HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n4ab")
+	began := time.Now()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	resp, _ := c.readResponse(t)
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("status %d, want 400", resp.StatusCode)
+	}
+	if took := time.Since(began); took > 3*time.Second {
+		t.Fatalf("cut after %v", took)
+	}
+	if ts.Metrics().RequestTimeouts.Load() != 1 {
+		t.Errorf("RequestTimeouts = %d, want 1", ts.Metrics().RequestTimeouts.Load())
+	}
+}
