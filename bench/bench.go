@@ -65,7 +65,8 @@ func init() {
 
 // Options are the flags every scenario shares.
 type Options struct {
-	URL            string        // server base URL: ws://host:port (http:// and bare host:port are accepted)
+	URL            string        // server base URL: ws://host:port (http://, bare host:port, wss:// and https:// are accepted)
+	Insecure       bool          // with wss://, accept any certificate
 	Path           string        // request path; "" means /socket.io/, or /engine.io/ with EngineIO
 	EngineIO       bool          // Engine.IO only: no Socket.IO CONNECT
 	Namespace      string        // Socket.IO namespace to connect to
@@ -106,7 +107,12 @@ func (o *Options) flags(fs *flag.FlagSet) {
 			define(name)
 		}
 	}
-	def("url", func(n string) { fs.StringVar(&o.URL, n, o.URL, "server base URL (ws://host:port)") })
+	def("url", func(n string) {
+		fs.StringVar(&o.URL, n, o.URL, "server base URL (ws://host:port, or wss://host:port for TLS)")
+	})
+	def("insecure", func(n string) {
+		fs.BoolVar(&o.Insecure, n, o.Insecure, "with wss://, accept any server certificate (self-signed ones)")
+	})
 	def("path", func(n string) {
 		fs.StringVar(&o.Path, n, o.Path, "request path (default /socket.io/, or /engine.io/ with --engineio)")
 	})
@@ -227,11 +233,14 @@ func buildURL(base, path string, engineIO bool) (*url.URL, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--url: %w", err)
 	}
+	defaultPort := "80"
 	switch u.Scheme {
 	case "ws", "http":
 		u.Scheme = "ws"
+	case "wss", "https":
+		u.Scheme, defaultPort = "wss", "443"
 	default:
-		return nil, fmt.Errorf("--url: scheme %q is not supported (ws or http)", u.Scheme)
+		return nil, fmt.Errorf("--url: scheme %q is not supported (ws, http, wss or https)", u.Scheme)
 	}
 	if u.Hostname() == "" {
 		return nil, errors.New("--url: no host")
@@ -241,7 +250,7 @@ func buildURL(base, path string, engineIO bool) (*url.URL, error) {
 		u.Host = "127.0.0.1" + strings.TrimPrefix(u.Host, "localhost")
 	}
 	if u.Port() == "" {
-		u.Host = net.JoinHostPort(u.Hostname(), "80")
+		u.Host = net.JoinHostPort(u.Hostname(), defaultPort)
 	}
 	if path == "" {
 		path = u.Path

@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -40,6 +41,9 @@ type ClientConfig struct {
 	// to WebSocket (2probe, 3probe, 5). The connection then runs over WebSocket. URL stays the WebSocket URL; the
 	// polling requests use the same host and path.
 	Polling bool
+	// Insecure accepts any certificate from a wss:// server (a self-signed one, say). With a wss:// URL every
+	// connection runs TLS (HTTP/1.1, as the JavaScript client's WebSocket and this generator's polling speak).
+	Insecure bool
 
 	// OnReady is called once per connection when its handshake is done, before its reader starts (so before any
 	// OnMessage for it): the place to set Conn.Value.
@@ -56,8 +60,9 @@ type ClientConfig struct {
 	// Live, if set, counts running reader goroutines (Add before start, Done after OnClose).
 	Live *sync.WaitGroup
 
-	once   sync.Once
-	dialer ws.Dialer
+	once      sync.Once
+	dialer    ws.Dialer
+	tlsConfig *tls.Config // for a wss:// URL
 }
 
 // ClientStats are counters shared by the connections of one config.
@@ -81,6 +86,10 @@ func (cfg *ClientConfig) init() {
 			cfg.Timeout = 10 * time.Second
 		}
 		cfg.dialer = ws.Dialer{ReadBufferSize: cfg.ReadBufferSize, WriteBufferSize: 512}
+		if cfg.URL != nil && cfg.URL.Scheme == "wss" {
+			cfg.tlsConfig = &tls.Config{ServerName: cfg.URL.Hostname(), InsecureSkipVerify: cfg.Insecure, //nolint:gosec // opt-in, for test certificates
+				NextProtos: []string{"http/1.1"}, ClientSessionCache: tls.NewLRUClientSessionCache(64)}
+		}
 	})
 }
 
@@ -236,7 +245,17 @@ func dialTCP(ctx context.Context, cfg *ClientConfig, src netip.Addr) (net.Conn, 
 	if err != nil {
 		return nil, dialError(err)
 	}
-	return nc, nil
+	if cfg.tlsConfig == nil {
+		return nc, nil
+	}
+	tc := tls.Client(nc, cfg.tlsConfig)
+	hctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	if err := tc.HandshakeContext(hctx); err != nil {
+		nc.Close()
+		return nil, &Error{Kind: "tls", Err: err}
+	}
+	return tc, nil
 }
 
 // start hands a connected Conn to the scenario (OnReady, then the messages that came during the handshake) and

@@ -515,7 +515,7 @@ func (s *Fanout) Run(ctx context.Context, r *Runner) (any, error) {
 	}
 
 	// The publisher: not in the room (no auth).
-	pcfg := &ClientConfig{URL: o.wsURL, Namespace: "/", Timeout: o.ConnectTimeout}
+	pcfg := &ClientConfig{URL: o.wsURL, Namespace: "/", Timeout: o.ConnectTimeout, Insecure: o.Insecure}
 	if s.PublisherURL != "" {
 		u, err := buildURL(s.PublisherURL, o.Path, o.EngineIO)
 		if err != nil {

@@ -64,6 +64,7 @@ type WorkerSpec struct {
 	Params    json.RawMessage `json:"params"`
 
 	URL            string        `json:"url"` // full WebSocket URL with the Engine.IO query
+	Insecure       bool          `json:"insecure,omitempty"`
 	EngineIO       bool          `json:"engineio"`
 	Namespace      string        `json:"namespace"`
 	Auth           string        `json:"auth,omitempty"`
@@ -307,6 +308,7 @@ func (w *Worker) ClientConfig() *ClientConfig {
 		Namespace: w.Spec.Namespace,
 		Auth:      auth,
 		Timeout:   w.Spec.ConnectTimeout,
+		Insecure:  w.Spec.Insecure,
 		Stats:     &w.Counters.Stats,
 	}
 }
@@ -580,7 +582,7 @@ func (r *Runner) StartWorkers(ctx context.Context) error {
 		}
 		spec := WorkerSpec{
 			Index: i, Count: count, InProcess: o.Procs == 0, Scenario: r.Name, Params: params,
-			URL: o.wsURL.String(), EngineIO: o.EngineIO, Namespace: o.Namespace, Auth: o.Auth,
+			URL: o.wsURL.String(), Insecure: o.Insecure, EngineIO: o.EngineIO, Namespace: o.Namespace, Auth: o.Auth,
 			ConnectTimeout: o.ConnectTimeout, Conns: conns, Rate: o.Rate * float64(conns) / float64(o.Conns),
 			Concurrency: o.Concurrency, SourceIPs: o.sourceAddrs,
 		}
