@@ -149,7 +149,9 @@ func TestBuildURL(t *testing.T) {
 		{base: "127.0.0.1:3000", path: "custom", want: "ws://127.0.0.1:3000/custom?EIO=4&transport=websocket"},
 		{base: "ws://localhost:3000/x/?token=1", want: "ws://127.0.0.1:3000/x/?EIO=4&token=1&transport=websocket"},
 		{base: "ws://127.0.0.1", want: "ws://127.0.0.1:80/socket.io/?EIO=4&transport=websocket"},
-		{base: "wss://127.0.0.1:3000", wantErr: true},
+		{base: "wss://127.0.0.1:3000", want: "wss://127.0.0.1:3000/socket.io/?EIO=4&transport=websocket"},
+		{base: "https://example.com", want: "wss://example.com:443/socket.io/?EIO=4&transport=websocket"},
+		{base: "ftp://127.0.0.1:3000", wantErr: true},
 		{base: "ws://:3000", wantErr: true},
 	}
 	for _, tt := range tests {
