@@ -3,9 +3,10 @@ package eio
 import (
 	"crypto/rand"
 	"encoding/base64"
-	"github.com/fastio/fastio/codec/jsonstr"
 	"strconv"
 	"time"
+
+	"github.com/fastio/fastio/codec/jsonstr"
 )
 
 // AppendOpen appends the open packet that starts a session to dst and

@@ -27,13 +27,6 @@ var ErrArgType = errors.New("sio: argument of another type")
 // ErrNoArg is returned by the Args accessors for an index out of range.
 var ErrNoArg = errors.New("sio: no such argument")
 
-// sonicAPI is the JSON configuration for what this package does not encode or decode itself: no HTML
-// escaping (JSON.stringify has none), sorted map keys so the output is deterministic, NaN and ±Inf as null.
-var sonicAPI = sonic.Config{
-	SortMapKeys:           true,
-	EncodeNullForInfOrNan: true,
-}.Froze()
-
 // SplitEvent parses an EVENT payload: it returns the event name and puts the other elements into dst,
 // reusing dst's storage (nothing is allocated when it has enough capacity). data must be a JSON array whose
 // first element is a string or a number.
@@ -238,8 +231,9 @@ func (a *Args) Bytes(i int) ([]byte, error) {
 		return nil, err
 	}
 	if raw[0] == '{' {
-		if ph, ok := placeholderAt(raw); ok {
-			if n, ok := ph.index(len(a.att)); ok {
+		var tmp [1]placeholder
+		if phs, _ := findPlaceholders(raw, 0, tmp[:0]); isWholePlaceholder(phs, raw) {
+			if n, ok := phs[0].index(len(a.att)); ok {
 				return a.att[n], nil
 			}
 		}
@@ -255,7 +249,7 @@ func (a *Args) Decode(i int, v any) error {
 	if err != nil {
 		return err
 	}
-	return sonicAPI.Unmarshal(raw, v)
+	return sonic.Unmarshal(raw, v)
 }
 
 // Value decodes argument i into the generic Go form of a JSON value, as JSON.parse would: map[string]any,
@@ -283,16 +277,7 @@ func (a *Args) SetAttachments(att [][]byte) { a.att = att }
 func (a *Args) Clone() Args {
 	var c Args
 	if len(a.elems) > 0 {
-		size := 0
-		for _, e := range a.elems {
-			size += len(e)
-		}
-		buf := make([]byte, 0, size)
-		c.elems = make([][]byte, len(a.elems))
-		for i, e := range a.elems {
-			buf = append(buf, e...)
-			c.elems[i] = buf[len(buf)-len(e) : len(buf) : len(buf)]
-		}
+		c.elems = cloneAll(a.elems)
 	}
 	if a.att != nil {
 		c.att = cloneAll(a.att)
@@ -331,7 +316,7 @@ func (a *Args) Spread() []any {
 		switch {
 		case len(phs) == 0:
 			// no binary inside: stays RawJSON
-		case len(phs) == 1 && phs[0].start == 0 && phs[0].end == len(e):
+		case isWholePlaceholder(phs, e):
 			if n, ok := phs[0].index(len(a.att)); ok {
 				out[i] = a.att[n]
 			} else {

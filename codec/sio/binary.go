@@ -89,39 +89,9 @@ func findPlaceholders(b []byte, i int, out []placeholder) ([]placeholder, int) {
 	}
 }
 
-// placeholderAt reports whether the valid JSON value raw is itself a placeholder object. Only its own
-// members are read.
-func placeholderAt(raw []byte) (placeholder, bool) {
-	var ph placeholder
-	if raw[0] != '{' {
-		return ph, false
-	}
-	isPH := false
-	i := skipWS(raw, 1)
-	if raw[i] == '}' {
-		return ph, false
-	}
-	for {
-		keyEnd, _ := scanString(raw, i)
-		key := raw[i+1 : keyEnd-1]
-		v := skipWS(raw, skipWS(raw, keyEnd)+1)
-		i, _ = scanValue(raw, v, 0) // raw is valid: only its extent is wanted
-		if k := memberKind(key); k == keyPlaceholder {
-			isPH = string(raw[v:i]) == "true"
-		} else if k == keyNum {
-			ph.isNum = raw[v] == '-' || (raw[v] >= '0' && raw[v] <= '9')
-			if ph.isNum {
-				ph.num, _ = strconv.ParseFloat(unsafeString(raw[v:i]), 64)
-			}
-		}
-		i = skipWS(raw, i)
-		if raw[i] != ',' {
-			break
-		}
-		i = skipWS(raw, i+1)
-	}
-	ph.end = len(raw)
-	return ph, isPH
+// isWholePlaceholder reports whether phs, the placeholders found in the JSON value v, is v itself.
+func isWholePlaceholder(phs []placeholder, v []byte) bool {
+	return len(phs) == 1 && phs[0].start == 0 && phs[0].end == len(v)
 }
 
 const (
@@ -238,9 +208,8 @@ func buildValue(b []byte, i int, att [][]byte) (any, int) {
 // Reassembler collects the binary attachments that follow a BINARY_EVENT or BINARY_ACK packet. The zero
 // value is ready; it is not safe for concurrent use.
 type Reassembler struct {
-	p       Packet
-	att     [][]byte
-	waiting bool
+	p   Packet // the packet waiting for its attachments; p.Attachments is 0 when none is
+	att [][]byte
 }
 
 // Start remembers p, a decoded BINARY_EVENT or BINARY_ACK, and waits for its p.Attachments attachments. The
@@ -256,11 +225,10 @@ func (r *Reassembler) Start(p Packet) {
 	}
 	r.p = p
 	r.att = make([][]byte, 0, p.Attachments)
-	r.waiting = p.Attachments > 0
 }
 
 // Waiting reports whether a packet waits for attachments.
-func (r *Reassembler) Waiting() bool { return r.waiting }
+func (r *Reassembler) Waiting() bool { return r.p.Attachments > 0 }
 
 // Add takes the next binary message, which it copies. When it is the last attachment of the packet, Add
 // returns done with the packet (its type still BinaryEvent or BinaryAck) and its attachments, which the caller
@@ -268,7 +236,7 @@ func (r *Reassembler) Waiting() bool { return r.waiting }
 // unexpected binary frame) and, at the last attachment, when a placeholder of the payload refers to no
 // attachment (Node: "illegal attachments"); both are ErrInvalidPacket.
 func (r *Reassembler) Add(b []byte) (done bool, p Packet, att [][]byte, err error) {
-	if !r.waiting {
+	if !r.Waiting() {
 		return false, Packet{}, nil, errUnexpectedBin
 	}
 	r.att = append(r.att, append(make([]byte, 0, len(b)), b...))

@@ -56,6 +56,27 @@ func TestReassemblerInOrder(t *testing.T) {
 	}
 }
 
+func TestArgsBytesWholePlaceholderOnly(t *testing.T) {
+	var args Args
+	data := `["ev",{"f":{"_placeholder":true,"num":0}},{"x":{"_placeholder":true,"num":0},"_placeholder":true,"num":1},` +
+		`{"_placeholder":true,"num":0.5},{"_placeholder":false,"num":0}]`
+	if _, err := SplitEvent([]byte(data), &args); err != nil {
+		t.Fatal(err)
+	}
+	args.SetAttachments([][]byte{[]byte("a"), []byte("b")})
+	if b, err := args.Bytes(0); err == nil {
+		t.Errorf("Bytes(0) = %q: a placeholder deeper down is not the argument", b)
+	}
+	if b, err := args.Bytes(1); err != nil || string(b) != "b" {
+		t.Errorf("Bytes(1) = %q %v: a placeholder with a placeholder inside is still one", b, err)
+	}
+	for _, i := range []int{2, 3} {
+		if b, err := args.Bytes(i); !errors.Is(err, ErrArgType) {
+			t.Errorf("Bytes(%d) = %q %v", i, b, err)
+		}
+	}
+}
+
 func TestReassemblerUnexpectedBinary(t *testing.T) {
 	var r Reassembler
 	if _, _, _, err := r.Add([]byte{1}); !errors.Is(err, ErrInvalidPacket) || err != errUnexpectedBin {

@@ -148,24 +148,20 @@ func appendHeader(dst []byte, t PacketType, nsp string, id int64) []byte {
 // AppendConnect appends the CONNECT packet that grants namespace nsp: 0{"sid":"<sid>"}, or
 // 0/admin,{"sid":"<sid>"}. nsp must not contain a comma.
 func AppendConnect(dst []byte, nsp string, sid string) []byte {
-	dst = appendHeader(dst, Connect, nsp, NoID)
-	dst = append(dst, `{"sid":`...)
-	dst = appendString(dst, sid)
-	return append(dst, '}')
+	return AppendConnectPID(dst, nsp, sid, "")
 }
 
 // AppendConnectPID appends the CONNECT packet of a server with connection state recovery, which also gives
 // the private session id: 0{"sid":"<sid>","pid":"<pid>"}. With pid empty it is AppendConnect (Node omits an
 // undefined pid). nsp must not contain a comma.
 func AppendConnectPID(dst []byte, nsp, sid, pid string) []byte {
-	if pid == "" {
-		return AppendConnect(dst, nsp, sid)
-	}
 	dst = appendHeader(dst, Connect, nsp, NoID)
 	dst = append(dst, `{"sid":`...)
 	dst = appendString(dst, sid)
-	dst = append(dst, `,"pid":`...)
-	dst = appendString(dst, pid)
+	if pid != "" {
+		dst = append(dst, `,"pid":`...)
+		dst = appendString(dst, pid)
+	}
 	return append(dst, '}')
 }
 

@@ -47,10 +47,10 @@ process.stdout.write(out.join("\n") + "\n");
 `
 
 // TestNodeOracle compares Decode with the Node.js parser on the table cases and on many random mutations of
-// them. It runs only when SIO_NODE_PARSER names a directory where socket.io-parser is installed (npm install
-// socket.io-parser) and node is on the PATH:
+// them. It runs only when SIO_NODE_PARSER names a directory where socket.io-parser is installed and node is on
+// the PATH; `make test` points it at test/e2e, whose packages include it:
 //
-//	SIO_NODE_PARSER=/tmp/nodeparser go test -run NodeOracle ./codec/sio
+//	SIO_NODE_PARSER=$PWD/test/e2e go test -run NodeOracle ./codec/sio
 func TestNodeOracle(t *testing.T) {
 	dir := os.Getenv("SIO_NODE_PARSER")
 	if dir == "" {

@@ -225,13 +225,9 @@ func DecodeLimit(b []byte, maxAttachments int) (Packet, error) {
 
 // validatePayload checks that data is one JSON value, valid for the packet type (isPayloadValid in Node).
 func validatePayload(t PacketType, data []byte) error {
-	start := skipWS(data, 0)
-	end, err := scanValue(data, start, 0)
+	start, err := scanOne(data)
 	if err != nil {
 		return err
-	}
-	if skipWS(data, end) != len(data) {
-		return errJSON
 	}
 	kind := data[start]
 	switch t {

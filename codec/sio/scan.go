@@ -261,15 +261,22 @@ func validJSON(b []byte) error {
 	if !utf8.Valid(b) {
 		return errUTF8
 	}
-	i := skipWS(b, 0)
-	end, err := scanValue(b, i, 0)
+	_, err := scanOne(b)
+	return err
+}
+
+// scanOne validates b, already known to be valid UTF-8, as one JSON value with whitespace around it allowed,
+// and returns the index where the value starts.
+func scanOne(b []byte) (int, error) {
+	start := skipWS(b, 0)
+	end, err := scanValue(b, start, 0)
 	if err != nil {
-		return err
+		return start, err
 	}
 	if skipWS(b, end) != len(b) {
-		return errJSON
+		return start, errJSON
 	}
-	return nil
+	return start, nil
 }
 
 // appendUnquoted appends the decoded text of raw, the content of a valid JSON string between its quotes.
