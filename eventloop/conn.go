@@ -115,6 +115,9 @@ func (c *conn) flush() {
 			_ = c.loop.Run(context.Background())
 		}
 		s := c.sess
+		if c.closed || s == nil {
+			return // writing the broadcasts failed, or dropped the connection as a slow consumer
+		}
 		out, closeAfter := s.takeWS(c)
 		if out != nil {
 			c.write(out.B)
@@ -124,12 +127,7 @@ func (c *conn) flush() {
 			c.startClosing(true)
 			return
 		}
-		if c.gc.OutboundBuffered() > s.ep.cfg.MaxBacklog {
-			// The kernel does not take what the client does not read: drop the client rather than grow.
-			c.srv.metrics.SlowConsumers.Add(1)
-			c.detach(ReasonSlowConsumer)
-			_ = c.gc.Close()
-		}
+		c.dropIfSlow()
 	case modeHTTP:
 		if !c.parked || c.pollSess == nil {
 			return
@@ -144,6 +142,18 @@ func (c *conn) flush() {
 			_ = c.gc.Close()
 		}
 	}
+}
+
+// dropIfSlow closes the WebSocket of a slow consumer: the kernel does not take what the client does not read,
+// and once more than MaxBacklog bytes wait in gnet's outbound buffer the client is dropped rather than the buffer
+// grown.
+func (c *conn) dropIfSlow() {
+	if c.closed || c.sess == nil || c.gc.OutboundBuffered() <= c.sess.ep.cfg.MaxBacklog {
+		return
+	}
+	c.srv.metrics.SlowConsumers.Add(1)
+	c.detach(ReasonSlowConsumer)
+	_ = c.gc.Close()
 }
 
 // resume parses requests that arrived while the connection was parked or busy.

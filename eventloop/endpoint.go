@@ -278,7 +278,7 @@ func (e *Endpoint) Range(fn func(*Session) bool) {
 }
 
 func (e *Endpoint) newSession(req *Request, websocket bool) *Session {
-	return e.newSessionWithID(newSID(), req, websocket)
+	return e.newSessionWithID(NewSessionID(), req, websocket)
 }
 
 func (e *Endpoint) newSessionWithID(id string, req *Request, websocket bool) *Session {

@@ -209,11 +209,7 @@ func (c *conn) writeStaged() {
 		c.stagedOwn[i] = nil
 	}
 	c.stagedOwn = c.stagedOwn[:0]
-	if !c.closed && c.sess != nil && c.gc.OutboundBuffered() > c.sess.ep.cfg.MaxBacklog {
-		c.srv.metrics.SlowConsumers.Add(1)
-		c.detach(ReasonSlowConsumer)
-		_ = c.gc.Close()
-	}
+	c.dropIfSlow()
 }
 
 // Fanout delivers one Frame to many sessions: WebSocket recipients are grouped by event loop and each loop

@@ -200,3 +200,19 @@ func TestBroadcastAllocatesNothing(t *testing.T) {
 		t.Fatalf("%.1f allocations per broadcast to 1,000 recipients, want 0", n)
 	}
 }
+
+// TestFlushAfterBroadcastDropsSlowConsumer: a connection's flush writes the broadcasts queued before it first;
+// when that write finds the client over MaxBacklog, the connection is dropped and the flush stops there.
+func TestFlushAfterBroadcastDropsSlowConsumer(t *testing.T) {
+	r := newFanoutRig(t, 1, 1, true)
+	r.conns[0].backlog = r.ep.cfg.MaxBacklog + 1 // the client reads nothing
+	_ = r.sessions[0].SendText("own")            // schedules the connection's flush first
+	r.broadcast([]byte(`2["a"]`), false)         // then the loop's broadcast run
+	r.runLoops()
+	if !r.sessions[0].Closed() {
+		t.Fatal("slow consumer still open")
+	}
+	if n := r.srv.Metrics().SlowConsumers.Load(); n != 1 {
+		t.Fatalf("SlowConsumers = %d, want 1", n)
+	}
+}

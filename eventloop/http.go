@@ -108,9 +108,7 @@ func (c *conn) serveEngine(ep *Endpoint, req *http1.Request, raw []byte) gnet.Ac
 	if !ep.cfg.allows(transport) {
 		return c.refuse(ep, req, upgrade, eio.CodeUnknownTransport, "")
 	}
-	if !validHeaderValue(origin) {
-		return c.refuse(ep, req, upgrade, eio.CodeBadRequest, "")
-	}
+	// No validHeaderValue(origin) here, unlike ServeHTTP: http1.Parse already refused a head with such a value.
 	if sid, ok := req.Query("sid"); ok && len(sid) > 0 {
 		s := ep.lookup(sid)
 		if s == nil {
@@ -247,7 +245,7 @@ func (c *conn) writePreflight(ep *Endpoint, req *http1.Request) gnet.Action {
 }
 
 // validHeaderValue reports whether v has only field-value characters (the Node.js server refuses an Origin
-// with others).
+// with others). ServeHTTP checks it; on the event loops http1.Parse already refuses any header value with others.
 func validHeaderValue(v []byte) bool {
 	for _, ch := range v {
 		if (ch < 0x20 && ch != '\t') || ch == 0x7f {

@@ -241,10 +241,8 @@ func TestEngineErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var b strings.Builder
-		_, _ = fmt.Fprint(&b, readAll(resp))
-		if resp.StatusCode != tc.status || b.String() != tc.body {
-			t.Errorf("%s %s: %d %q, want %d %q", tc.method, tc.query, resp.StatusCode, b.String(), tc.status, tc.body)
+		if body := readAll(resp); resp.StatusCode != tc.status || body != tc.body {
+			t.Errorf("%s %s: %d %q, want %d %q", tc.method, tc.query, resp.StatusCode, body, tc.status, tc.body)
 		}
 	}
 }

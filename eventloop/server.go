@@ -409,8 +409,6 @@ var monoBase = time.Now()
 // monotime returns monotonic nanoseconds since the process started.
 func monotime() int64 { return int64(time.Since(monoBase)) }
 
-func newSID() string { return eio.NewSID() }
-
 // NewSessionID returns a new random id in the form of Engine.IO session ids: 20 URL-safe characters.
 func NewSessionID() string { return eio.NewSID() }
 

@@ -4,14 +4,13 @@ import (
 	"errors"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/valyala/bytebufferpool"
 
 	"github.com/fastio/fastio/codec/eio"
 	"github.com/fastio/fastio/codec/wsframe"
 	"github.com/fastio/fastio/internal/wheel"
-
-	"github.com/gobwas/ws"
 )
 
 // Transport names, as they appear in the `transport` query parameter.
@@ -154,7 +153,8 @@ func (s *Session) SendText(text string) error {
 		s.mu.Unlock()
 		return ErrSessionClosed
 	}
-	s.queueStringLocked(text)
+	// queueLocked only copies the data: viewing the string as bytes spares converting (copying) it first.
+	s.queueLocked(eio.Message, unsafe.Slice(unsafe.StringData(text), len(text)), false)
 	return s.checkBacklogAndUnlock()
 }
 
@@ -226,51 +226,19 @@ func (s *Session) takePayloadLocked() (out *bytebufferpool.ByteBuffer, finished 
 // queueLocked appends one packet to the output of the current transport and makes sure a flush is scheduled.
 func (s *Session) queueLocked(t eio.PacketType, data []byte, binary bool) {
 	s.ep.metrics.PacketsOut.Add(1)
+	p := eio.Packet{Type: t, Data: data, Binary: binary}
 	if s.websocket {
 		if s.wsOut == nil {
 			s.wsOut = bytebufferpool.Get()
 		}
-		if binary {
-			s.wsOut.B = wsframe.AppendHeader(s.wsOut.B, ws.OpBinary, true, len(data))
-			s.wsOut.B = append(s.wsOut.B, data...)
-		} else {
-			s.wsOut.B = wsframe.AppendHeader(s.wsOut.B, ws.OpText, true, len(data)+1)
-			s.wsOut.B = append(s.wsOut.B, byte(t))
-			s.wsOut.B = append(s.wsOut.B, data...)
-		}
+		s.wsOut.B = appendWSPacket(s.wsOut.B, p)
 		s.scheduleLocked(s.ws)
 		return
 	}
 	if s.pollOut == nil {
 		s.pollOut = bytebufferpool.Get()
 	}
-	s.pollOut.B = eio.AppendPayloadPacket(s.pollOut.B, 0, eio.Packet{Type: t, Data: data, Binary: binary})
-	if s.poll != nil && !s.probed {
-		s.scheduleLocked(s.poll)
-	}
-}
-
-// queueStringLocked is queueLocked for a text message given as a string, without converting it to []byte.
-func (s *Session) queueStringLocked(text string) {
-	s.ep.metrics.PacketsOut.Add(1)
-	if s.websocket {
-		if s.wsOut == nil {
-			s.wsOut = bytebufferpool.Get()
-		}
-		s.wsOut.B = wsframe.AppendHeader(s.wsOut.B, ws.OpText, true, len(text)+1)
-		s.wsOut.B = append(s.wsOut.B, byte(eio.Message))
-		s.wsOut.B = append(s.wsOut.B, text...)
-		s.scheduleLocked(s.ws)
-		return
-	}
-	if s.pollOut == nil {
-		s.pollOut = bytebufferpool.Get()
-	}
-	if len(s.pollOut.B) > 0 {
-		s.pollOut.B = append(s.pollOut.B, eio.Separator)
-	}
-	s.pollOut.B = append(s.pollOut.B, byte(eio.Message))
-	s.pollOut.B = append(s.pollOut.B, text...)
+	s.pollOut.B = eio.AppendPayloadPacket(s.pollOut.B, 0, p)
 	if s.poll != nil && !s.probed {
 		s.scheduleLocked(s.poll)
 	}

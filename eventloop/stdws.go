@@ -83,7 +83,7 @@ func (e *Endpoint) openWebSocketStd(w http.ResponseWriter, r *http.Request, req 
 	if !e.validateUpgradeStd(w, r) {
 		return
 	}
-	sid := newSID()
+	sid := NewSessionID()
 	c, err := e.hijack(w, r, sid)
 	if err != nil {
 		e.srv.cfg.Logger.Debug("websocket handshake failed", "err", err)

@@ -84,7 +84,7 @@ func (c *conn) acceptWebSocket(ep *Endpoint, req *http1.Request, cookieSID strin
 
 // openWebSocket opens a new session directly on WebSocket.
 func (c *conn) openWebSocket(ep *Endpoint, req *http1.Request, raw []byte) gnet.Action {
-	sid := newSID()
+	sid := NewSessionID()
 	if act := c.acceptWebSocket(ep, req, sid); act != gnet.None {
 		return act
 	}
