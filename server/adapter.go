@@ -105,10 +105,11 @@ func NewMemoryAdapter(nsp *Namespace) Adapter {
 // AddAll adds a local socket to rooms. A socket's own room (its id) is not stored: the namespace's socket table
 // already answers for it, which saves an idle socket a room of its own.
 func (a *MemoryAdapter) AddAll(id string, rooms []string) {
-	s := a.nsp.Socket(id)
-	rooms = slices.DeleteFunc(slices.Clone(rooms), func(r string) bool { return r == id })
+	if slices.Contains(rooms, id) { // copy only to take the own room out
+		rooms = slices.DeleteFunc(slices.Clone(rooms), func(r string) bool { return r == id })
+	}
 	if len(rooms) > 0 {
-		a.rooms.Join(id, s, rooms...)
+		a.rooms.Join(id, a.nsp.Socket(id), rooms...)
 	}
 }
 
@@ -408,7 +409,9 @@ func (a *MemoryAdapter) expire(window time.Duration) {
 			for keep < len(a.packets) && now.Sub(a.packets[keep].emittedAt) > window {
 				keep++
 			}
-			a.packets = slices.Clone(a.packets[keep:])
+			if keep > 0 {
+				a.packets = slices.Clone(a.packets[keep:])
+			}
 			a.mu.Unlock()
 		}
 	}

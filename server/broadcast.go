@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/fastio/fastio/codec/sio"
 )
 
 // BroadcastOptions selects the sockets of a broadcast: those in any of Rooms (every socket when Rooms is
@@ -103,7 +105,7 @@ func (b *BroadcastOperator) options() BroadcastOptions {
 // Emit sends an event to the selected sockets. When the last argument is an AckFunc-like
 // func(err error, responses []*Args), one acknowledgement per socket is collected (see EmitWithAck).
 func (b *BroadcastOperator) Emit(event string, args ...any) error {
-	if reservedEvent(event) {
+	if sio.IsReservedEvent(event) {
 		return ErrReservedEvent
 	}
 	if n := len(args); n > 0 {
@@ -121,7 +123,7 @@ func (b *BroadcastOperator) Emit(event string, args ...any) error {
 // EmitWithAck sends an event to the selected sockets and waits for one acknowledgement from each, until the
 // timeout (ErrAckTimeout, with the answers that did arrive) or the end of ctx.
 func (b *BroadcastOperator) EmitWithAck(ctx context.Context, event string, args ...any) ([]*Args, error) {
-	if reservedEvent(event) {
+	if sio.IsReservedEvent(event) {
 		return nil, ErrReservedEvent
 	}
 	return b.emitWithAck(ctx, event, args)

@@ -2,10 +2,13 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/fastio/fastio/codec/sio"
 )
 
 // Middleware runs when a socket connects to a namespace, before the connection handlers. It runs on the client's
@@ -252,16 +255,16 @@ func (ns *Namespace) DispatchServerSide(e *ServerSideEvent) {
 
 // ServerSideEmit sends an event to the other servers of the cluster. With the in-memory adapter there are none.
 func (ns *Namespace) ServerSideEmit(event string, args ...any) error {
-	if reservedEvent(event) {
-		return errors.New("server: " + event + " is a reserved event name")
+	if sio.IsReservedEvent(event) {
+		return fmt.Errorf("%w: %q", ErrReservedEvent, event)
 	}
 	return ns.adapter.ServerSideEmit(event, args, nil)
 }
 
 // ServerSideEmitWithAck sends an event to the other servers and waits for one answer from each, until timeout.
 func (ns *Namespace) ServerSideEmitWithAck(timeout time.Duration, event string, args ...any) ([]*Args, error) {
-	if reservedEvent(event) {
-		return nil, errors.New("server: " + event + " is a reserved event name")
+	if sio.IsReservedEvent(event) {
+		return nil, fmt.Errorf("%w: %q", ErrReservedEvent, event)
 	}
 	type result struct {
 		responses []*Args

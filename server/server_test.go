@@ -473,3 +473,71 @@ func TestReconnectRightAway(t *testing.T) {
 	c.send(`42["still","here"]`)
 	c.silent(50 * time.Millisecond)
 }
+
+// With connection state recovery, a socket's Emit goes through the adapter (to get an offset): its OnAnyOutgoing
+// handlers still see the event once, with the offset as the Node.js server gives it.
+func TestAnyOutgoingOnceWithRecovery(t *testing.T) {
+	sockets := make(chan *Socket, 1)
+	_, addr := startIO(t, Options{ConnectionStateRecovery: &RecoveryOptions{}}, func(io *Server) {
+		io.OnConnection(func(s *Socket) { sockets <- s })
+	})
+	c := dial(t, addr)
+	c.connect("/", "")
+	s := <-sockets
+	seen := make(chan []any, 4)
+	s.OnAnyOutgoing(func(event string, args []any) { seen <- args })
+	if err := s.Emit("n", 1); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.read(); !strings.HasPrefix(got, `2["n",1,"`) {
+		t.Fatalf("event %q", got)
+	}
+	if args := <-seen; len(args) != 2 || args[0] != 1 {
+		t.Fatalf("outgoing args %v", args)
+	}
+	select {
+	case args := <-seen:
+		t.Fatalf("OnAnyOutgoing called twice, again with %v", args)
+	case <-time.After(50 * time.Millisecond):
+	}
+}
+
+// pausingAdapter stops in DelAll, after the rooms were emptied, until resume is closed.
+type pausingAdapter struct {
+	Adapter
+	emptied, resume chan struct{}
+}
+
+func (a *pausingAdapter) DelAll(id string) {
+	a.Adapter.DelAll(id)
+	close(a.emptied)
+	<-a.resume
+}
+
+// TestJoinDuringDisconnectLeavesNoRoom joins a room just after the disconnection emptied the socket's rooms:
+// once the socket is disconnected, it must be in no room.
+func TestJoinDuringDisconnectLeavesNoRoom(t *testing.T) {
+	pa := &pausingAdapter{emptied: make(chan struct{}), resume: make(chan struct{})}
+	sockets := make(chan *Socket, 1)
+	gone := make(chan struct{})
+	io, addr := startIO(t, Options{Adapter: func(nsp *Namespace) Adapter {
+		pa.Adapter = NewMemoryAdapter(nsp)
+		return pa
+	}}, func(io *Server) {
+		io.OnConnection(func(s *Socket) {
+			s.OnDisconnect(func(string) { close(gone) })
+			sockets <- s
+		})
+	})
+	c := dial(t, addr)
+	c.connect("/", "")
+	s := <-sockets
+	c.conn.Close()
+	<-pa.emptied
+	s.Join("late") // the socket still counts as connected at this point
+	close(pa.resume)
+	<-gone
+	if rooms := io.Of("/").adapter.Rooms(); len(rooms) > 0 {
+		t.Fatalf("rooms left after the only socket disconnected: %v", rooms)
+	}
+}

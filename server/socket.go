@@ -31,14 +31,6 @@ var (
 	ErrReservedEvent = errors.New("server: reserved event name")
 )
 
-func reservedEvent(name string) bool {
-	switch name {
-	case "connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener":
-		return true
-	}
-	return false
-}
-
 // AckFunc receives a client's acknowledgement: err is ErrAckTimeout when a timeout was set and ran out.
 // Passed as the last argument of Emit, it asks the client for an acknowledgement.
 type AckFunc func(err error, args *Args)
@@ -211,6 +203,7 @@ type Socket struct {
 
 	mu            sync.Mutex // guards the fields below
 	connected     bool
+	leaving       bool // onClose began: rooms joined from now on would outlive the socket
 	data          any
 	handlers      handlerTable
 	disconnecting []func(reason string)
@@ -365,9 +358,25 @@ func (s *Socket) Rooms() []string { return s.nsp.adapter.SocketRooms(s.id) }
 
 // Join adds the socket to rooms.
 func (s *Socket) Join(rooms ...string) {
-	if s.Connected() {
-		s.nsp.adapter.AddAll(s.id, rooms)
+	if !s.joinable() {
+		return
 	}
+	s.nsp.adapter.AddAll(s.id, rooms)
+	// A disconnection that began meanwhile may have emptied the socket's rooms before these were added: take
+	// them out again rather than leave a departed socket in them. (The adapter is not called under s.mu: a
+	// broadcast may hold the adapter's locks while it reads the socket.)
+	if !s.joinable() {
+		for _, r := range rooms {
+			s.nsp.adapter.Del(s.id, r)
+		}
+	}
+}
+
+// joinable reports whether the socket is connected and not disconnecting.
+func (s *Socket) joinable() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.connected && !s.leaving
 }
 
 // Leave removes the socket from a room.
@@ -451,8 +460,11 @@ type emitFlags struct {
 }
 
 func (s *Socket) emit(event string, args []any, flags emitFlags) error {
-	if reservedEvent(event) {
+	if sio.IsReservedEvent(event) {
 		return ErrReservedEvent
+	}
+	if !s.Connected() { // before an acknowledgement is registered: it would never be answered
+		return ErrDisconnected
 	}
 	id := sio.NoID
 	if n := len(args); n > 0 {
@@ -464,14 +476,12 @@ func (s *Socket) emit(event string, args []any, flags emitFlags) error {
 			id = s.registerAck(fn, flags.timeout)
 		}
 	}
-	if !s.Connected() {
-		return ErrDisconnected
-	}
-	s.notifyOutgoing(event, args)
 	if s.nsp.server.opts.ConnectionStateRecovery != nil && id == sio.NoID && !flags.volatile {
-		// Through the adapter, so that the packet gets an offset and is kept for a recovery.
+		// Through the adapter, so that the packet gets an offset and is kept for a recovery; the adapter's
+		// broadcast notifies the OnAnyOutgoing handlers (with the offset, as the Node.js server does).
 		return s.nsp.adapter.Broadcast(&OutPacket{Event: event, Args: args}, BroadcastOptions{Rooms: []string{s.id}})
 	}
+	s.notifyOutgoing(event, args)
 	return s.writeEvent(event, id, args, flags.volatile)
 }
 
@@ -584,11 +594,7 @@ func (s *Socket) onConnect() {
 	s.mu.Unlock()
 	s.nsp.adapter.AddAll(s.id, append([]string{s.id}, rooms...))
 	b := bytebufferpool.Get()
-	if s.pid != "" {
-		b.B = sio.AppendConnectPID(b.B, s.nsp.name, s.id, s.pid)
-	} else {
-		b.B = sio.AppendConnect(b.B, s.nsp.name, s.id)
-	}
+	b.B = sio.AppendConnectPID(b.B, s.nsp.name, s.id, s.pid) // without recovery, pid is empty: a plain CONNECT
 	_ = s.client.write(b.B, nil)
 	bytebufferpool.Put(b)
 	for _, p := range missed {
@@ -677,10 +683,11 @@ func (s *Socket) onError(err error) {
 // onClose disconnects the socket with reason. It runs on the client's queue or in Disconnect.
 func (s *Socket) onClose(reason string) {
 	s.mu.Lock()
-	if !s.connected {
+	if !s.connected || s.leaving {
 		s.mu.Unlock()
 		return
 	}
+	s.leaving = true // before the rooms are emptied: see Join
 	before := s.disconnecting
 	s.mu.Unlock()
 	for _, fn := range before {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -279,23 +280,9 @@ func (a *Adapter) BroadcastWithAck(p *server.OutPacket, opts server.BroadcastOpt
 // auth, address, URL and time of their connection. On a timeout, the sockets that arrived are returned with an
 // error wrapping ErrTimeout.
 func (a *Adapter) FetchSockets(opts server.BroadcastOptions) ([]*server.RemoteSocket, error) {
-	local, err := a.inner.FetchSockets(opts)
-	if err != nil || a.localOnly(opts) {
-		return local, err
-	}
-	numSub := a.requestCount()
-	if numSub <= 1 {
-		return local, nil
-	}
-	r := a.newRequest(wire.TypeRemoteFetch, numSub)
-	r.mu.Lock()
-	r.sockets = local
-	r.mu.Unlock()
-	a.node.publish(a.ch.Request, wire.AppendFetchRequest(nil, a.node.uid, r.id, toWire(opts)))
-	err = a.wait(r, a.node.opts.RequestsTimeout)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.sockets), err
+	return a.fetchSockets(opts, func(id string) {
+		a.node.publish(a.ch.Request, wire.AppendFetchRequest(nil, a.node.uid, id, toWire(opts)))
+	})
 }
 
 // AllRooms returns the rooms of every node (each socket's own room included, as in Node.js).
@@ -357,22 +344,9 @@ func (a *Adapter) ServerSideEmit(event string, args []any, ack *server.ServerSid
 	if err != nil {
 		return err
 	}
-	if ack == nil {
-		a.node.publish(a.ch.Request, wire.AppendServerSideEmitRequest(nil, a.node.uid, "", data))
-		return nil
-	}
-	numSub := a.requestCount() - 1 // every node but this one
-	if numSub <= 0 {
-		go ack.Done(nil, nil)
-		return nil
-	}
-	r := a.newRequest(wire.TypeServerSideEmit, numSub)
-	a.node.publish(a.ch.Request, wire.AppendServerSideEmitRequest(nil, a.node.uid, r.id, data))
-	timeout := ack.Timeout
-	if timeout <= 0 {
-		timeout = a.node.opts.RequestsTimeout
-	}
-	go a.finishServerSide(r, numSub, timeout, ack)
+	a.serverSideEmit(ack, func(id string) {
+		a.node.publish(a.ch.Request, wire.AppendServerSideEmitRequest(nil, a.node.uid, id, data))
+	})
 	return nil
 }
 
@@ -664,14 +638,7 @@ func (a *Adapter) onRequest(payload []byte) {
 				a.publishResponse(req, wire.AppendClientCountResponse(nil, id, n))
 			},
 			func(args *server.Args) {
-				var packet []byte
-				if args.Len() > 0 { // the first value only, as the Node.js adapter sends
-					var err error
-					if packet, _, err = wire.JSONToMsgpack(nil, args.Raw(0), args.Attachments()); err != nil {
-						packet = wire.AppendNil(nil)
-					}
-				}
-				a.publishResponse(req, wire.AppendBroadcastAckResponse(nil, id, packet))
+				a.publishResponse(req, wire.AppendBroadcastAckResponse(nil, id, firstValue(args)))
 			})
 		if err != nil {
 			a.log.Debug("broadcast request not delivered", "err", err)
@@ -731,7 +698,7 @@ func appendSockets(dst []byte, sockets []*server.RemoteSocket) []byte {
 			if h := hs.Headers(); len(h) > 0 {
 				d.Handshake.Headers = make(map[string][]string, len(h))
 				for k, v := range h {
-					d.Handshake.Headers[lower(k)] = v
+					d.Handshake.Headers[strings.ToLower(k)] = v
 				}
 			}
 			if q := hs.Query(); len(q) > 0 {
@@ -741,21 +708,6 @@ func appendSockets(dst []byte, sockets []*server.RemoteSocket) []byte {
 		dst = wire.AppendSocketDetails(dst, &d)
 	}
 	return append(dst, ']')
-}
-
-func lower(s string) string {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= 'A' && c <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if b[j] >= 'A' && b[j] <= 'Z' {
-					b[j] += 'a' - 'A'
-				}
-			}
-			return string(b)
-		}
-	}
-	return s
 }
 
 // taskQueue runs tasks one at a time, in order, on a goroutine that exists only while there is work.

@@ -105,23 +105,9 @@ func (s *ShardedAdapter) BroadcastWithAck(p *server.OutPacket, opts server.Broad
 
 // FetchSockets returns the selected sockets of every node (see Adapter.FetchSockets).
 func (s *ShardedAdapter) FetchSockets(opts server.BroadcastOptions) ([]*server.RemoteSocket, error) {
-	local, err := s.inner.FetchSockets(opts)
-	if err != nil || s.localOnly(opts) {
-		return local, err
-	}
-	numSub := s.requestCount()
-	if numSub <= 1 {
-		return local, nil
-	}
-	r := s.newRequest(wire.TypeRemoteFetch, numSub)
-	r.mu.Lock()
-	r.sockets = local
-	r.mu.Unlock()
-	s.node.publish(s.channel, wire.AppendClusterFetch(nil, s.node.uid, s.nsp.Name(), r.id, toWire(opts)))
-	err = s.wait(r, s.node.opts.RequestsTimeout)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.sockets), err
+	return s.fetchSockets(opts, func(id string) {
+		s.node.publish(s.channel, wire.AppendClusterFetch(nil, s.node.uid, s.nsp.Name(), id, toWire(opts)))
+	})
 }
 
 // AddSockets makes the selected sockets of every node join rooms.
@@ -155,22 +141,9 @@ func (s *ShardedAdapter) ServerSideEmit(event string, args []any, ack *server.Se
 	if err != nil {
 		return err
 	}
-	if ack == nil {
-		s.node.publish(s.channel, wire.AppendClusterServerSideEmit(nil, s.node.uid, s.nsp.Name(), "", packet))
-		return nil
-	}
-	numSub := s.requestCount() - 1
-	if numSub <= 0 {
-		go ack.Done(nil, nil)
-		return nil
-	}
-	r := s.newRequest(wire.TypeServerSideEmit, numSub)
-	s.node.publish(s.channel, wire.AppendClusterServerSideEmit(nil, s.node.uid, s.nsp.Name(), r.id, packet))
-	timeout := ack.Timeout
-	if timeout <= 0 {
-		timeout = s.node.opts.RequestsTimeout
-	}
-	go s.finishServerSide(r, numSub, timeout, ack)
+	s.serverSideEmit(ack, func(id string) {
+		s.node.publish(s.channel, wire.AppendClusterServerSideEmit(nil, s.node.uid, s.nsp.Name(), id, packet))
+	})
 	return nil
 }
 
@@ -356,6 +329,49 @@ func (c *core) answered(r *request, sockets []*server.RemoteSocket, rooms []stri
 	if complete {
 		c.finish(r, nil)
 	}
+}
+
+// fetchSockets returns the selected local sockets, with those of the other nodes when there may be some:
+// publish sends them the request with the given id.
+func (c *core) fetchSockets(opts server.BroadcastOptions, publish func(id string)) ([]*server.RemoteSocket, error) {
+	local, err := c.inner.FetchSockets(opts)
+	if err != nil || c.localOnly(opts) {
+		return local, err
+	}
+	numSub := c.requestCount()
+	if numSub <= 1 {
+		return local, nil
+	}
+	r := c.newRequest(wire.TypeRemoteFetch, numSub)
+	r.mu.Lock()
+	r.sockets = local
+	r.mu.Unlock()
+	publish(r.id)
+	err = c.wait(r, c.node.opts.RequestsTimeout)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.sockets), err
+}
+
+// serverSideEmit sends a server-side event with publish, given the request id ("" without ack), and with ack
+// collects the other nodes' answers in the background.
+func (c *core) serverSideEmit(ack *server.ServerSideAck, publish func(id string)) {
+	if ack == nil {
+		publish("")
+		return
+	}
+	numSub := c.requestCount() - 1 // every node but this one
+	if numSub <= 0 {
+		go ack.Done(nil, nil)
+		return
+	}
+	r := c.newRequest(wire.TypeServerSideEmit, numSub)
+	publish(r.id)
+	timeout := ack.Timeout
+	if timeout <= 0 {
+		timeout = c.node.opts.RequestsTimeout
+	}
+	go c.finishServerSide(r, numSub, timeout, ack)
 }
 
 // finishServerSide waits for the answers to a server-side emit and hands them to ack.

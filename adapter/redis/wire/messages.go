@@ -11,6 +11,7 @@
 package wire
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -131,33 +132,11 @@ func EncodeEvent(dst []byte, enc *sio.Encoder, event string, args []any) ([]byte
 	if err != nil {
 		return dst, err
 	}
-	i := 0
-	for i < len(text) && text[i] != '[' {
-		i++
-	}
-	out, _, err := JSONToMsgpack(dst, text[i:], enc.Attachments)
-	clear(enc.Attachments)
-	enc.Attachments = enc.Attachments[:0]
+	out, err := transcodePacket(dst, enc, text, false)
 	if err != nil {
 		return dst, fmt.Errorf("wire: encoding %q: %w", event, err)
 	}
 	return out, nil
-}
-
-// EncodeValues encodes values as a msgpack array, as EncodeEvent encodes arguments.
-func EncodeValues(dst []byte, enc *sio.Encoder, values []any) ([]byte, error) {
-	text, err := enc.AppendAck(nil, "/", 0, values)
-	if err != nil {
-		return dst, err
-	}
-	i := 0
-	for i < len(text) && text[i] != '[' {
-		i++
-	}
-	out, _, err := JSONToMsgpack(dst, text[i:], enc.Attachments)
-	clear(enc.Attachments)
-	enc.Attachments = enc.Attachments[:0]
-	return out, err
 }
 
 // EncodeValue encodes one value as EncodeEvent encodes an argument.
@@ -166,11 +145,20 @@ func EncodeValue(dst []byte, enc *sio.Encoder, v any) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
-	i := 0
-	for i < len(text) && text[i] != '[' {
+	return transcodePacket(dst, enc, text, true)
+}
+
+// transcodePacket appends the msgpack of the JSON array of text, a packet enc has just encoded (only the array's
+// first element with first), and empties enc.Attachments.
+func transcodePacket(dst []byte, enc *sio.Encoder, text []byte, first bool) ([]byte, error) {
+	i := bytes.IndexByte(text, '[')
+	if i < 0 {
+		return dst, errJSON
+	}
+	if first {
 		i++
 	}
-	out, _, err := JSONToMsgpack(dst, text[i+1:], enc.Attachments)
+	out, _, err := JSONToMsgpack(dst, text[i:], enc.Attachments)
 	clear(enc.Attachments)
 	enc.Attachments = enc.Attachments[:0]
 	return out, err
