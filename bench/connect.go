@@ -140,19 +140,8 @@ func (s *Connect) Run(ctx context.Context, r *Runner) (any, error) {
 	if err := r.StartWorkers(ctx); err != nil {
 		return nil, err
 	}
-	limit := 2*o.ConnectTimeout + 90*time.Second
-	if o.Rate > 0 {
-		limit += time.Duration(float64(o.Conns) / o.Rate * 2 * float64(time.Second))
-	}
 	tally := newOpenTally()
-	interrupted, err := r.Gather(ctx, "opened", limit, o.ConnectTimeout+10*time.Second, func(_ int, data json.RawMessage) error {
-		var rep OpenReport
-		if err := json.Unmarshal(data, &rep); err != nil {
-			return err
-		}
-		tally.add(&rep)
-		return nil
-	})
+	interrupted, err := r.Gather(ctx, "opened", openPhaseLimit(o), o.ConnectTimeout+10*time.Second, tally.gather)
 	if err != nil {
 		return nil, err
 	}

@@ -230,10 +230,6 @@ func runAckLoop(ctx context.Context, r *Runner, name, transport string, payload 
 		res.ServerNote = "not sampled: " + r.ServerNote
 	}
 	r.Logf("%s: %d clients over %s to %s, %d worker(s)", name, o.Conns, transport, res.URL, max(o.Procs, 1))
-	cl.OpenLimit = 2*o.ConnectTimeout + 90*time.Second
-	if o.Rate > 0 {
-		cl.OpenLimit += time.Duration(float64(o.Conns) / o.Rate * 2 * float64(time.Second))
-	}
 	rtt := &Histogram{}
 	run, err := cl.run(ctx, r, func(data json.RawMessage) error {
 		var wr ackLoopWorkerResult

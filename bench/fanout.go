@@ -485,11 +485,7 @@ func (s *Fanout) Run(ctx context.Context, r *Runner) (any, error) {
 		return nil, err
 	}
 	tally := newOpenTally()
-	limit := 2*o.ConnectTimeout + 90*time.Second
-	if o.Rate > 0 {
-		limit += time.Duration(float64(o.Conns) / o.Rate * 2 * float64(time.Second))
-	}
-	interrupted, err := r.Gather(ctx, "ready", limit, 2*o.ConnectTimeout+10*time.Second, func(_ int, data json.RawMessage) error {
+	interrupted, err := r.Gather(ctx, "ready", openPhaseLimit(o), 2*o.ConnectTimeout+10*time.Second, func(_ int, data json.RawMessage) error {
 		var rd fanoutReady
 		if err := json.Unmarshal(data, &rd); err != nil {
 			return err

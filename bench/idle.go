@@ -131,7 +131,6 @@ func (s *Idle) Run(ctx context.Context, r *Runner) (any, error) {
 	res := &IdleResult{
 		Scenario: "idle", URL: o.wsURL.String(), Mode: "socket.io", Procs: o.Procs,
 		SourceIPs: len(o.sourceAddrs), CPUs: numCPU(), Conns: o.Conns, RateAsked: o.Rate,
-		Failures: map[string]int{}, PerAddr: map[string]int{},
 	}
 	if o.EngineIO {
 		res.Mode = "engine.io"
@@ -151,59 +150,25 @@ func (s *Idle) Run(ctx context.Context, r *Runner) (any, error) {
 	}
 
 	// Connect phase, bounded by the workers' own limit plus slack.
-	limit := 2*o.ConnectTimeout + 90*time.Second
-	if o.Rate > 0 {
-		limit += time.Duration(float64(o.Conns) / o.Rate * 2 * float64(time.Second))
-	}
-	connect, tcp := &Histogram{}, &Histogram{}
-	var workerCPU time.Duration
-	var elapsed time.Duration
-	interrupted, err := r.Gather(ctx, "opened", limit, o.ConnectTimeout+10*time.Second, func(_ int, data json.RawMessage) error {
-		var rep OpenReport
-		if err := json.Unmarshal(data, &rep); err != nil {
-			return err
-		}
-		res.Opened += rep.Opened
-		for k, n := range rep.Failures {
-			res.Failures[k] += n
-			res.Failed += n
-		}
-		for _, e := range rep.Errors {
-			if len(res.FirstErrors) < 5 {
-				res.FirstErrors = append(res.FirstErrors, e)
-			}
-		}
-		if rep.Connect != nil {
-			connect.Merge(rep.Connect)
-		}
-		if rep.TCP != nil {
-			tcp.Merge(rep.TCP)
-		}
-		for a, n := range rep.PerAddr {
-			res.PerAddr[a] += int(n)
-		}
-		res.WorkerPIDs = append(res.WorkerPIDs, rep.PID)
-		elapsed = max(elapsed, rep.Elapsed)
-		workerCPU += rep.CPU
-		res.Generator.RSS += rep.RSS
-		return nil
-	})
+	tally := newOpenTally()
+	interrupted, err := r.Gather(ctx, "opened", openPhaseLimit(o), o.ConnectTimeout+10*time.Second, tally.gather)
 	if err != nil {
 		return nil, err
 	}
 	allOpen := time.Now()
 	afterOpen, _ := r.SampleServer()
-	res.Generator.CPUConnectSeconds = roundTo((processCPU(false) - r.cpuSelf0 + workerCPU).Seconds(), 3)
-	res.ConnectSeconds = roundTo(elapsed.Seconds(), 3)
-	if elapsed > 0 {
-		res.ConnectsPerSec = roundTo(float64(res.Opened)/elapsed.Seconds(), 1)
-	}
-	res.Connect, res.TCPConnect = connect.Summary(), tcp.Summary()
-	if len(res.PerAddr) <= 1 {
-		res.PerAddr = nil
+	res.Opened, res.Failed, res.Failures, res.FirstErrors, res.WorkerPIDs = tally.Opened, tally.Failed, tally.Failures,
+		tally.FirstErrors, tally.PIDs
+	res.Generator.RSS = tally.WorkerRSS
+	res.Generator.CPUConnectSeconds = roundTo((processCPU(false) - r.cpuSelf0 + tally.WorkerCPU).Seconds(), 3)
+	res.ConnectSeconds = roundTo(tally.Elapsed.Seconds(), 3)
+	res.ConnectsPerSec = tally.perSec()
+	res.Connect, res.TCPConnect = tally.Connect.Summary(), tally.TCP.Summary()
+	if len(tally.PerAddr) > 1 {
+		res.PerAddr = tally.PerAddr
 	}
 	r.Logf("idle: %d open, %d failed in %.2fs (%.0f/s); connect p50 %.2f ms p99 %.2f ms", res.Opened, res.Failed,
-		elapsed.Seconds(), res.ConnectsPerSec, res.Connect.P50, res.Connect.P99)
+		tally.Elapsed.Seconds(), res.ConnectsPerSec, res.Connect.P50, res.Connect.P99)
 
 	// Hold: sample memory after the settle time, then at the end of the hold.
 	r.Phase("holding", res.Opened)

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"net/netip"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,7 +64,7 @@ type pollState struct {
 // openPollClients opens the worker's share of polling clients, Spec.Concurrency at a time, over the source
 // addresses in turn.
 func openPollClients(ctx context.Context, w *Worker, cfg *ClientConfig) ([]*pollState, [][][]byte, *OpenReport) {
-	rep := &OpenReport{Failures: map[string]int{}, Connect: &Histogram{}, TCP: &Histogram{}, PerAddr: map[string]int64{}}
+	rep := newOpenReport()
 	n := w.Spec.Conns
 	out := make([]*pollState, n)
 	early := make([][][]byte, n)
@@ -89,25 +88,15 @@ func openPollClients(ctx context.Context, w *Worker, cfg *ClientConfig) ([]*poll
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				rep.Failures[ErrorKind(err)]++
-				if len(rep.Errors) < 5 {
-					rep.Errors = append(rep.Errors, err.Error())
-				}
-				w.Counters.Failed.Add(1)
+				rep.failed(w, err)
 				return
 			}
 			out[i] = &pollState{pc: pc, acks: make(chan int64, 4), dead: make(chan struct{})}
 			early[i] = e
-			rep.Connect.Record(tm.Ready)
-			rep.TCP.Record(tm.TCP)
-			if src.IsValid() {
-				rep.PerAddr[src.String()]++
-			}
-			w.Counters.Opened.Add(1)
+			rep.opened(w, tm, src)
 		}()
 	}
 	wg.Wait()
-	rep.Elapsed = time.Since(start)
 	var opened []*pollState
 	var openedEarly [][][]byte
 	for i, st := range out {
@@ -116,12 +105,7 @@ func openPollClients(ctx context.Context, w *Worker, cfg *ClientConfig) ([]*poll
 			openedEarly = append(openedEarly, early[i])
 		}
 	}
-	rep.Opened = len(opened)
-	rep.PID = os.Getpid()
-	if !w.Spec.InProcess {
-		rep.CPU = processCPU(false)
-		rep.RSS = selfRSS()
-	}
+	rep.finish(w, start, len(opened))
 	return opened, openedEarly, rep
 }
 

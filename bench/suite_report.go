@@ -629,12 +629,7 @@ func (d *reportData) fanoutSection(w io.Writer, chartDir string, charts []namedC
 			notes = append(notes, fmt.Sprintf("fastio vs baseline: throughput %s, p99 %s baseline's, CPU per message %s baseline's",
 				fmtRatio(f.DeliveredPerS, b.DeliveredPerS), fmtRatio(f.Latency.P99, b.Latency.P99), fmtRatio(f.CPUPerMsg, b.CPUPerMsg)))
 		}
-		for _, s := range notes {
-			fmt.Fprintf(w, "- %s\n", s)
-		}
-		if len(notes) > 0 {
-			fmt.Fprintln(w)
-		}
+		writeList(w, notes)
 	}
 	for _, ch := range charts {
 		fmt.Fprintf(w, "![%s](%s/%s)\n\n", ch.alt, chartDir, ch.file)
@@ -765,10 +760,15 @@ func (d *reportData) connectSection(w io.Writer) {
 		}
 	}
 	t.write(w)
-	for _, s := range notes {
+	writeList(w, notes)
+}
+
+// writeList writes items as a Markdown list followed by a blank line (nothing without items).
+func writeList(w io.Writer, items []string) {
+	for _, s := range items {
 		fmt.Fprintf(w, "- %s\n", s)
 	}
-	if len(notes) > 0 {
+	if len(items) > 0 {
 		fmt.Fprintln(w)
 	}
 }
@@ -812,10 +812,7 @@ func (d *reportData) bottleneckSection(w io.Writer) {
 	if notes := d.bottleneckNotes(); len(notes) > 0 {
 		fmt.Fprintln(w, "In short, for the runs whose rate the servers set themselves (saturation, closed loops, storms):")
 		fmt.Fprintln(w)
-		for _, n := range notes {
-			fmt.Fprintf(w, "- %s\n", n)
-		}
-		fmt.Fprintln(w)
+		writeList(w, notes)
 	}
 	fmt.Fprintln(w, "Reading it: at a fixed rate nothing should be saturated and the figures are the cost of that "+
 		"load; at saturation, and in the closed loops, the throughput is a property of the server *and* this "+

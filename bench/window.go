@@ -266,10 +266,30 @@ type openTally struct {
 	WorkerCPU   time.Duration
 	WorkerRSS   int64
 	PIDs        []int
+	PerAddr     map[string]int
 }
 
 func newOpenTally() *openTally {
-	return &openTally{Failures: map[string]int{}, Connect: &Histogram{}, TCP: &Histogram{}}
+	return &openTally{Failures: map[string]int{}, Connect: &Histogram{}, TCP: &Histogram{}, PerAddr: map[string]int{}}
+}
+
+// gather is a Runner.Gather callback adding one worker's OpenReport.
+func (t *openTally) gather(_ int, data json.RawMessage) error {
+	var rep OpenReport
+	if err := json.Unmarshal(data, &rep); err != nil {
+		return err
+	}
+	t.add(&rep)
+	return nil
+}
+
+// openPhaseLimit bounds the parent's wait for the workers' open phase: their own limit (see OpenConns) plus slack.
+func openPhaseLimit(o *Options) time.Duration {
+	limit := 2*o.ConnectTimeout + 90*time.Second
+	if o.Rate > 0 {
+		limit += time.Duration(float64(o.Conns) / o.Rate * 2 * float64(time.Second))
+	}
+	return limit
 }
 
 func (t *openTally) add(rep *OpenReport) {
@@ -289,6 +309,9 @@ func (t *openTally) add(rep *OpenReport) {
 	if rep.TCP != nil {
 		t.TCP.Merge(rep.TCP)
 	}
+	for a, n := range rep.PerAddr {
+		t.PerAddr[a] += int(n)
+	}
 	t.Elapsed = max(t.Elapsed, rep.Elapsed)
 	t.WorkerCPU += rep.CPU
 	t.WorkerRSS += rep.RSS
@@ -307,7 +330,6 @@ func (t *openTally) perSec() float64 {
 // with marks; "finish" stops them and each worker answers "result", handed to onResult.
 type closedLoop struct {
 	Warmup, Duration time.Duration
-	OpenLimit        time.Duration
 	FinishLimit      time.Duration
 }
 
@@ -325,14 +347,7 @@ func (cl closedLoop) run(ctx context.Context, r *Runner, onResult func(data json
 		return nil, err
 	}
 	var err error
-	run.Interrupted, err = r.Gather(ctx, "ready", cl.OpenLimit, 2*o.ConnectTimeout+10*time.Second, func(_ int, data json.RawMessage) error {
-		var rep OpenReport
-		if err := json.Unmarshal(data, &rep); err != nil {
-			return err
-		}
-		run.Tally.add(&rep)
-		return nil
-	})
+	run.Interrupted, err = r.Gather(ctx, "ready", openPhaseLimit(o), 2*o.ConnectTimeout+10*time.Second, run.Tally.gather)
 	if err != nil {
 		return nil, err
 	}

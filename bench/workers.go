@@ -327,6 +327,40 @@ type OpenReport struct {
 	PID      int              `json:"pid"` // the worker's process
 }
 
+func newOpenReport() *OpenReport {
+	return &OpenReport{Failures: map[string]int{}, Connect: &Histogram{}, TCP: &Histogram{}, PerAddr: map[string]int64{}}
+}
+
+// failed counts a failed open in rep and in w.Counters. The caller holds the lock guarding rep.
+func (rep *OpenReport) failed(w *Worker, err error) {
+	rep.Failures[ErrorKind(err)]++
+	if len(rep.Errors) < 5 {
+		rep.Errors = append(rep.Errors, err.Error())
+	}
+	w.Counters.Failed.Add(1)
+}
+
+// opened counts an open made from src in rep and in w.Counters. The caller holds the lock guarding rep.
+func (rep *OpenReport) opened(w *Worker, tm Timing, src netip.Addr) {
+	rep.Connect.Record(tm.Ready)
+	rep.TCP.Record(tm.TCP)
+	if src.IsValid() {
+		rep.PerAddr[src.String()]++
+	}
+	w.Counters.Opened.Add(1)
+}
+
+// finish stamps rep with the phase's end: elapsed time since start, the count opened and this process.
+func (rep *OpenReport) finish(w *Worker, start time.Time, opened int) {
+	rep.Elapsed = time.Since(start)
+	rep.Opened = opened
+	rep.PID = os.Getpid()
+	if !w.Spec.InProcess {
+		rep.CPU = processCPU(false)
+		rep.RSS = selfRSS()
+	}
+}
+
 // ConnSet is the set of connections a worker opened.
 type ConnSet struct {
 	Conns []*Conn
@@ -359,7 +393,7 @@ func (w *Worker) OpenConns(ctx context.Context, cfg *ClientConfig) (*ConnSet, *O
 			userClose(c, err)
 		}
 	}
-	rep := &OpenReport{Failures: map[string]int{}, Connect: &Histogram{}, TCP: &Histogram{}, PerAddr: map[string]int64{}}
+	rep := newOpenReport()
 	n := w.Spec.Conns
 	set.Conns = make([]*Conn, 0, n)
 	var mu sync.Mutex
@@ -407,20 +441,10 @@ launch:
 				w.Counters.Inflight.Add(-1)
 				mu.Lock()
 				if err != nil {
-					kind := ErrorKind(err)
-					rep.Failures[kind]++
-					if len(rep.Errors) < 5 {
-						rep.Errors = append(rep.Errors, err.Error())
-					}
-					w.Counters.Failed.Add(1)
+					rep.failed(w, err)
 				} else {
 					set.Conns = append(set.Conns, c)
-					rep.Connect.Record(tm.Ready)
-					rep.TCP.Record(tm.TCP)
-					if src.IsValid() {
-						rep.PerAddr[src.String()]++
-					}
-					w.Counters.Opened.Add(1)
+					rep.opened(w, tm, src)
 				}
 				mu.Unlock()
 				<-sem
@@ -439,9 +463,7 @@ launch:
 		}
 	}
 	wg.Wait()
-	rep.Elapsed = time.Since(start)
-	rep.Opened = len(set.Conns)
-	rep.PID = os.Getpid()
+	rep.finish(w, start, len(set.Conns))
 	if notLaunched := n - launched; notLaunched > 0 {
 		kind := "not_started"
 		select {
@@ -454,10 +476,6 @@ launch:
 		}
 		rep.Failures[kind] += notLaunched
 		w.Counters.Failed.Add(int64(notLaunched))
-	}
-	if !w.Spec.InProcess {
-		rep.CPU = processCPU(false)
-		rep.RSS = selfRSS()
 	}
 	return set, rep
 }

@@ -113,6 +113,12 @@ func New(cfg *config.Loaded, log *slog.Logger) (*App, error) {
 		}
 		opts.Adapter, a.closeRedis = node.Adapter, closer
 	}
+	built := false
+	defer func() {
+		if !built && a.closeRedis != nil {
+			_ = a.closeRedis() // Run never will
+		}
+	}()
 	a.limiter.Install(&opts)
 	// Attached rather than made with server.New: the application serves the engine itself, so that closing the
 	// Socket.IO server at shutdown leaves the loops running until what it queued is written.
@@ -138,6 +144,7 @@ func New(cfg *config.Loaded, log *slog.Logger) (*App, error) {
 	}
 	a.mux.Handle("/", page)
 	a.mux.Handle("/api/", a.api)
+	built = true
 	return a, nil
 }
 

@@ -353,18 +353,22 @@ func shutdownWithQueuedMessages(t *testing.T, r *running, ws *apptest.WS, poll *
 }
 
 func TestShutdownWithinGrace(t *testing.T) {
-	r := start(t, "--shutdown-grace", "800ms")
+	shutdownWithinGrace(t, start(t, "--shutdown-grace", "800ms"))
+}
+
+// shutdownWithinGrace stops r, started with a grace period of 800ms, while a session it cannot tell lingers.
+func shutdownWithinGrace(t *testing.T, r *running) {
 	// A polling session with no GET pending: it cannot be told, and lingers until the grace period runs out.
-	apptest.DialPolling(t, r.addr, "/socket.io/")
+	apptest.DialPollingWith(t, r.client, r.url("/socket.io/"))
 	began := time.Now()
 	r.cancel()
 
 	// While it drains: not ready, and new handshakes are refused.
-	waitFor(t, "readyz to turn 503", func() bool { code, _, _ := get(t, r.url("/readyz")); return code == 503 })
-	if code, _, body := get(t, r.url("/readyz")); code != 503 || body != "shutting down\n" {
+	waitFor(t, "readyz to turn 503", func() bool { code, _, _ := getWith(t, r.client, r.url("/readyz")); return code == 503 })
+	if code, _, body := getWith(t, r.client, r.url("/readyz")); code != 503 || body != "shutting down\n" {
 		t.Errorf("readyz: %d %q", code, body)
 	}
-	resp, err := http.Get(r.url("/socket.io/?EIO=4&transport=polling"))
+	resp, err := r.client.Get(r.url("/socket.io/?EIO=4&transport=polling"))
 	if err == nil {
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
@@ -372,7 +376,7 @@ func TestShutdownWithinGrace(t *testing.T) {
 			t.Errorf("handshake while draining: %d %s", resp.StatusCode, body)
 		}
 	}
-	if code, _, _ := get(t, r.url("/healthz")); code != 200 {
+	if code, _, _ := getWith(t, r.client, r.url("/healthz")); code != 200 {
 		t.Errorf("healthz while draining: %d", code)
 	}
 	select {
@@ -388,8 +392,11 @@ func TestShutdownWithinGrace(t *testing.T) {
 	if took < 500*time.Millisecond || took > 800*time.Millisecond+600*time.Millisecond {
 		t.Errorf("shutdown took %v, want about the grace period of 800ms", took)
 	}
-	if !strings.Contains(r.log.String(), "grace period ran out") {
+	if !strings.Contains(r.log.String(), "grace period ran out: sessions cut") {
 		t.Errorf("no warning about the cut session:\n%s", r.log.String())
+	}
+	if n := r.app.Engine().Metrics().Sessions.Load(); n != 0 {
+		t.Errorf("%d sessions left after the shutdown", n)
 	}
 }
 

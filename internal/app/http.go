@@ -1,9 +1,11 @@
 package app
 
 import (
+	"log/slog"
 	"net/http"
 	"time"
 
+	"github.com/fastio/fastio/internal/app/httpapi"
 	"github.com/fastio/fastio/internal/app/metrics"
 )
 
@@ -25,10 +27,14 @@ func (a *App) fallback() http.Handler {
 		}
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !a.log.Enabled(r.Context(), slog.LevelDebug) {
+			a.mux.ServeHTTP(w, r)
+			return
+		}
 		began := time.Now()
-		rec := &statusWriter{ResponseWriter: w}
+		rec := &httpapi.StatusRecorder{ResponseWriter: w}
 		a.mux.ServeHTTP(rec, r)
-		a.log.Debug("http", "method", r.Method, "path", r.URL.Path, "status", rec.status, "remote", r.RemoteAddr,
+		a.log.Debug("http", "method", r.Method, "path", r.URL.Path, "status", rec.Status, "remote", r.RemoteAddr,
 			"took", time.Since(began))
 	})
 }
@@ -38,23 +44,4 @@ func plain(w http.ResponseWriter, status int, text string) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(text + "\n"))
-}
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(p []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(p)
 }

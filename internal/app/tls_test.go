@@ -134,45 +134,7 @@ func TestTLSShutdownTellsClientsAndFlushes(t *testing.T) {
 
 func TestTLSShutdownWithinGrace(t *testing.T) {
 	r, _ := startTLS(t, "--shutdown-grace", "800ms")
-	// A polling session with no GET pending: it cannot be told, and lingers until the grace period runs out.
-	apptest.DialPollingWith(t, r.client, r.url("/socket.io/"))
-	began := time.Now()
-	r.cancel()
-
-	waitFor(t, "readyz to turn 503", func() bool { code, _, _ := getWith(t, r.client, r.url("/readyz")); return code == 503 })
-	if code, _, body := getWith(t, r.client, r.url("/readyz")); code != 503 || body != "shutting down\n" {
-		t.Errorf("readyz: %d %q", code, body)
-	}
-	resp, err := r.client.Get(r.url("/socket.io/?EIO=4&transport=polling"))
-	if err == nil {
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "server shutting down") {
-			t.Errorf("handshake while draining: %d %s", resp.StatusCode, body)
-		}
-	}
-	if code, _, _ := getWith(t, r.client, r.url("/healthz")); code != 200 {
-		t.Errorf("healthz while draining: %d", code)
-	}
-	select {
-	case err := <-r.done:
-		if err != nil {
-			t.Errorf("run: %v", err)
-		}
-		r.done <- nil
-	case <-time.After(3 * time.Second):
-		t.Fatal("Run did not return")
-	}
-	took := time.Since(began)
-	if took < 500*time.Millisecond || took > 800*time.Millisecond+600*time.Millisecond {
-		t.Errorf("shutdown took %v, want about the grace period of 800ms", took)
-	}
-	if !strings.Contains(r.log.String(), "grace period ran out: sessions cut") {
-		t.Errorf("no warning about the cut session:\n%s", r.log.String())
-	}
-	if n := r.app.Engine().Metrics().Sessions.Load(); n != 0 {
-		t.Errorf("%d sessions left after the shutdown", n)
-	}
+	shutdownWithinGrace(t, r)
 }
 
 func TestTLSPortInUse(t *testing.T) {

@@ -99,8 +99,18 @@ func userMessage(data []byte, now time.Time) ([]byte, error) {
 		value json.RawMessage
 	}
 	var fields []field
-	if dec := json.NewDecoder(bytes.NewReader(data)); len(bytes.TrimSpace(data)) > 0 && bytes.TrimSpace(data)[0] == '{' {
-		dec.UseNumber()
+	// put sets key, in place when present: a repeated key keeps its first position, as in JavaScript.
+	put := func(key string, v json.RawMessage) {
+		for i := range fields {
+			if fields[i].key == key {
+				fields[i].value = v
+				return
+			}
+		}
+		fields = append(fields, field{key, v})
+	}
+	if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 && trimmed[0] == '{' {
+		dec := json.NewDecoder(bytes.NewReader(trimmed))
 		if _, err := dec.Token(); err != nil { // {
 			return nil, err
 		}
@@ -113,30 +123,12 @@ func userMessage(data []byte, now time.Time) ([]byte, error) {
 			if err := dec.Decode(&v); err != nil {
 				return nil, err
 			}
-			key := tok.(string)
-			replaced := false
-			for i := range fields {
-				if fields[i].key == key { // a repeated key keeps its first position, as in JavaScript
-					fields[i].value, replaced = v, true
-				}
-			}
-			if !replaced {
-				fields = append(fields, field{key, v})
-			}
+			put(tok.(string), v)
 		}
 	}
-	set := func(key string, v any) {
-		raw, _ := json.Marshal(v)
-		for i := range fields {
-			if fields[i].key == key {
-				fields[i].value = raw
-				return
-			}
-		}
-		fields = append(fields, field{key, raw})
-	}
-	set("type", "user_message")
-	set("timestamp", now.UTC().Format(http.TimeFormat))
+	put("type", json.RawMessage(`"user_message"`))
+	ts, _ := json.Marshal(now.UTC().Format(http.TimeFormat))
+	put("timestamp", ts)
 	var out bytes.Buffer
 	out.WriteByte('{')
 	for i, f := range fields {

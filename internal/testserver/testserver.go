@@ -84,6 +84,9 @@ type Server struct {
 
 // New builds the test server.
 func New(cfg Config) (*Server, error) {
+	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+		return nil, errors.New("testserver: --tls-cert and --tls-key go together")
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -135,12 +138,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	io, err := server.Attach(srv, opts)
 	if err != nil {
+		if closeRedis != nil {
+			_ = closeRedis()
+		}
 		return nil, fmt.Errorf("testserver: %w", err)
 	}
 	mountSocketIO(io)
-	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
-		return nil, errors.New("testserver: --tls-cert and --tls-key go together")
-	}
 	return &Server{cfg: cfg, srv: srv, closeRedis: closeRedis}, nil
 }
 

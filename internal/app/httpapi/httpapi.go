@@ -101,22 +101,23 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, Error{msg})
 }
 
-// statusRecorder remembers the status for the request counters.
-type statusRecorder struct {
+// StatusRecorder remembers the status of the answer written through it (0 while nothing is written), for the
+// request counters and the app's request log.
+type StatusRecorder struct {
 	http.ResponseWriter
-	status int
+	Status int
 }
 
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
+func (s *StatusRecorder) WriteHeader(code int) {
+	if s.Status == 0 {
+		s.Status = code
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
 
-func (s *statusRecorder) Write(p []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
+func (s *StatusRecorder) Write(p []byte) (int, error) {
+	if s.Status == 0 {
+		s.Status = http.StatusOK
 	}
 	return s.ResponseWriter.Write(p)
 }
@@ -124,8 +125,8 @@ func (s *statusRecorder) Write(p []byte) (int, error) {
 // route checks the method (empty: any) and counts the answer.
 func (a *API) route(method string, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := &statusRecorder{ResponseWriter: w}
-		defer func() { a.count(r.URL.Path, rec.status) }()
+		rec := &StatusRecorder{ResponseWriter: w}
+		defer func() { a.count(r.URL.Path, rec.Status) }()
 		if method != "" && r.Method != method && !(method == http.MethodGet && r.Method == http.MethodHead) {
 			allow := method
 			if method == http.MethodGet {
