@@ -36,8 +36,10 @@ run: build
 ## test: lint, Go unit and conformance tests under the race detector, then the Node.js end-to-end tests.
 test: lint test-go test-e2e test-browser test-cluster
 
-test-go: build
+test-go: build e2e-deps
 	$(GO) test -race -count=1 ./...
+	# The Socket.IO codec against the Node.js parser and JSON.stringify (socket.io-parser from test/e2e's packages).
+	SIO_NODE_PARSER="$(CURDIR)/$(E2E_DIR)" $(GO) test -count=1 -run 'NodeOracle|NodeStringify' ./codec/sio
 	# The allocation gates again without -race (the race detector makes sync.Pool drop items).
 	$(GO) test -count=1 -run 'Alloc' ./...
 	# The conformance tests again, with the endpoints mounted in net/http instead of the event loops.
