@@ -103,7 +103,9 @@ func (b *BroadcastOperator) options() BroadcastOptions {
 }
 
 // Emit sends an event to the selected sockets. When the last argument is an AckFunc-like
-// func(err error, responses []*Args), one acknowledgement per socket is collected (see EmitWithAck).
+// func(err error, responses []*Args), one acknowledgement per socket is collected (see EmitWithAck). Set a
+// Timeout with it: without one the wait (and the goroutine behind it) lasts until every selected socket has
+// answered, and a socket that leaves without answering never does.
 func (b *BroadcastOperator) Emit(event string, args ...any) error {
 	if sio.IsReservedEvent(event) {
 		return ErrReservedEvent
